@@ -1,0 +1,388 @@
+// Package front is a local stand-in for the CloudFront distribution, for
+// tests and the demo only (nothing here is deployed). It reproduces exactly
+// the behaviours the system relies on and nothing more:
+//
+//   - GET and HEAD only (the distribution allows GET/HEAD/OPTIONS, and origin
+//     groups fail over only for those); anything else is 405.
+//   - The request goes to the primary origin, the S3 stand-in, signed with
+//     SigV4 as Origin Access Control signs it (path-style, one bucket).
+//   - On 403 or 404 from S3, or when S3 cannot be reached, it fails over to
+//     the secondary origin, the GCS stand-in, at /<bucket><uri>, as the
+//     GCS origin with origin path /<bucket> does.
+//   - Range is passed through to the origin; Accept-Encoding is reduced to
+//     "gzip" or nothing, as a cache policy with gzip normalisation does.
+//   - The origin's response passes through the real origin-response
+//     Lambda@Edge handler before the viewer sees it; the status and headers
+//     the viewer gets are the handler's output. A handler failure is a 502,
+//     as on CloudFront.
+//
+// It does not cache (every request reaches an origin, like a TTL of 0), does
+// not compress, and invokes the handler only for the origin whose response
+// is served. It adds X-Local-Origin: s3|gcs so tests and the demo can tell
+// which origin answered.
+package front
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/backtoorigin/backtoorigin/local/edgerun"
+)
+
+// OriginHeader names the response header telling which origin answered.
+const OriginHeader = "X-Local-Origin"
+
+// emptySHA256 is the payload hash of a GET or HEAD.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// Edge invokes the origin-response handler.
+type Edge interface {
+	Invoke(ctx context.Context, ev edgerun.Event, lc edgerun.Context) (edgerun.Response, error)
+}
+
+// Config wires the front to its origins and the edge handler.
+type Config struct {
+	S3Endpoint    string // http://127.0.0.1:PORT of the S3 stand-in
+	S3Bucket      string
+	S3Region      string
+	S3Credentials aws.Credentials
+
+	GCSEndpoint string // http://127.0.0.1:PORT of the GCS stand-in
+	GCSBucket   string
+	// GCSDomainName is the GCS origin's domain as the distribution names
+	// it (the edge settings' gcsDomainName), reported in the event: the
+	// requests themselves go to GCSEndpoint.
+	GCSDomainName string
+
+	Edge         Edge
+	FunctionName string // e.g. us-east-1.BackToOriginEdge-OriginResponse
+	// EdgeTimeout bounds one handler invocation (the function's timeout).
+	EdgeTimeout time.Duration
+
+	// Observe, if set, is told about every request once it is answered.
+	Observe func(Exchange)
+	Client  *http.Client
+}
+
+// Exchange records what happened to one viewer request.
+type Exchange struct {
+	Method    string
+	URI       string // as received, percent-encoded
+	Range     string
+	S3Status  int   // 0 if S3 could not be reached
+	S3Err     error // why S3 could not be reached
+	Origin    string
+	Status    int   // what the viewer got
+	Size      int64 // the object's full size when known, else -1
+	EdgeErr   error
+	OriginErr error
+	Duration  time.Duration
+}
+
+// Front is the http.Handler.
+type Front struct {
+	cfg    Config
+	signer *v4.Signer
+}
+
+// New returns a front for cfg.
+func New(cfg Config) *Front {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+	}
+	if cfg.EdgeTimeout == 0 {
+		cfg.EdgeTimeout = 30 * time.Second
+	}
+	if cfg.S3Region == "" {
+		cfg.S3Region = "us-east-1"
+	}
+	return &Front{
+		cfg: cfg,
+		// S3 signs the path as sent, without the second encoding other
+		// services use.
+		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
+	}
+}
+
+func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ex := Exchange{Method: r.Method, URI: r.URL.EscapedPath(), Range: r.Header.Get("Range"), Size: -1}
+	defer func() {
+		ex.Duration = time.Since(start)
+		if f.cfg.Observe != nil {
+			f.cfg.Observe(ex)
+		}
+	}()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		ex.Status = http.StatusMethodNotAllowed
+		http.Error(w, "method not allowed", ex.Status)
+		return
+	}
+	key, err := url.PathUnescape(strings.TrimPrefix(ex.URI, "/"))
+	if err != nil || key == "" {
+		ex.Status = http.StatusBadRequest
+		http.Error(w, "bad request", ex.Status)
+		return
+	}
+	originHeaders := http.Header{}
+	if ex.Range != "" {
+		originHeaders.Set("Range", ex.Range)
+	}
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		originHeaders.Set("Accept-Encoding", "gzip")
+	}
+
+	origin, resp, originReq, err := f.fetch(r.Context(), r.Method, ex.URI, key, originHeaders, &ex)
+	if err != nil {
+		ex.OriginErr = err
+		ex.Status = http.StatusBadGateway
+		http.Error(w, "origin unreachable", ex.Status)
+		return
+	}
+	defer resp.Body.Close()
+	ex.Origin = origin
+	ex.Size = objectSize(resp)
+
+	out, err := f.edge(r.Context(), origin, ex.URI, r, originReq, resp)
+	if err != nil {
+		ex.EdgeErr = err
+		ex.Status = http.StatusBadGateway
+		http.Error(w, "origin-response function failed", ex.Status)
+		return
+	}
+	status, err := strconv.Atoi(out.Status)
+	if err != nil {
+		ex.EdgeErr = fmt.Errorf("handler returned status %q", out.Status)
+		ex.Status = http.StatusBadGateway
+		http.Error(w, "origin-response function failed", ex.Status)
+		return
+	}
+	h := w.Header()
+	for _, values := range out.Headers {
+		for _, v := range values {
+			h.Add(v.Key, v.Value)
+		}
+	}
+	h.Set(OriginHeader, origin)
+	ex.Status = status
+	if out.Body != nil {
+		body := []byte(*out.Body)
+		if out.BodyEncoding == "base64" {
+			if body, err = base64.StdEncoding.DecodeString(*out.Body); err != nil {
+				ex.EdgeErr = fmt.Errorf("handler returned a bad base64 body: %w", err)
+			}
+		}
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(body)
+		}
+		return
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodGet {
+		_, _ = io.Copy(w, resp.Body)
+	}
+}
+
+// fetch asks S3, then GCS on failover, and returns the origin that answered.
+func (f *Front) fetch(ctx context.Context, method, uri, key string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
+	s3req, err := f.s3Request(ctx, method, key, hdr)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	resp, err := f.cfg.Client.Do(s3req)
+	switch {
+	case err != nil:
+		ex.S3Err = err // CloudFront fails over when it cannot connect, too
+	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
+		ex.S3Status = resp.StatusCode
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	default:
+		ex.S3Status = resp.StatusCode
+		return "s3", resp, s3req, nil
+	}
+	gcsReq, err := http.NewRequestWithContext(ctx, method, f.cfg.GCSEndpoint, nil)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("build GCS request: %w", err)
+	}
+	// The origin path plus the viewer's URI exactly as received.
+	gcsReq.URL.Opaque = "//" + gcsReq.URL.Host + "/" + f.cfg.GCSBucket + uri
+	gcsReq.Header = hdr.Clone()
+	resp, err = f.cfg.Client.Do(gcsReq)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("GCS origin: %w", err)
+	}
+	return "gcs", resp, gcsReq, nil
+}
+
+func (f *Front) s3Request(ctx context.Context, method, key string, hdr http.Header) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, f.cfg.S3Endpoint, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build S3 request: %w", err)
+	}
+	req.URL.Opaque = "//" + req.URL.Host + "/" + f.cfg.S3Bucket + "/" + awsPathEscape(key)
+	req.Header = hdr.Clone()
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	if err := f.signer.SignHTTP(ctx, f.cfg.S3Credentials, req, emptySHA256, "s3", f.cfg.S3Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("sign S3 request: %w", err)
+	}
+	return req, nil
+}
+
+// edge runs the origin-response handler on the origin's response.
+func (f *Front) edge(ctx context.Context, origin, uri string, viewer, originReq *http.Request, resp *http.Response) (edgerun.Response, error) {
+	reqHeaders := edgerun.Headers{}
+	reqHeaders.Add("host", "Host", originReq.URL.Host)
+	for name, values := range originReq.Header {
+		lower := strings.ToLower(name)
+		if lower == "authorization" || strings.HasPrefix(lower, "x-amz-") {
+			continue // the origin signature is not part of what the function sees
+		}
+		for _, v := range values {
+			reqHeaders.Add(lower, name, v)
+		}
+	}
+	reqHeaders.Add("user-agent", "User-Agent", "Amazon CloudFront")
+
+	respHeaders := edgerun.Headers{}
+	for name, values := range resp.Header {
+		lower := strings.ToLower(name)
+		if lower == "connection" || lower == "keep-alive" || lower == "transfer-encoding" {
+			continue
+		}
+		for _, v := range values {
+			respHeaders.Add(lower, name, v)
+		}
+	}
+
+	var o edgerun.Origin
+	if origin == "s3" {
+		o.S3 = &edgerun.S3Origin{
+			AuthMethod:    "none",
+			CustomHeaders: edgerun.Headers{},
+			DomainName:    f.cfg.S3Bucket + ".s3." + f.cfg.S3Region + ".amazonaws.com",
+			Path:          "",
+			Region:        f.cfg.S3Region,
+		}
+	} else {
+		o.Custom = &edgerun.CustomOrigin{
+			CustomHeaders:    edgerun.Headers{},
+			DomainName:       f.cfg.GCSDomainName,
+			KeepaliveTimeout: 5,
+			Path:             "/" + f.cfg.GCSBucket,
+			Port:             443,
+			Protocol:         "https",
+			ReadTimeout:      30,
+			SSLProtocols:     []string{"TLSv1.2"},
+		}
+	}
+	requestID := randomID()
+	ev := edgerun.Event{Records: []edgerun.Record{{CF: edgerun.CF{
+		Config: edgerun.Config{
+			DistributionDomainName: "d111111abcdef8.cloudfront.net",
+			DistributionID:         "EDFDVBD6EXAMPLE",
+			EventType:              "origin-response",
+			RequestID:              requestID,
+		},
+		Request: edgerun.Request{
+			ClientIP:    clientIP(viewer),
+			Headers:     reqHeaders,
+			Method:      viewer.Method,
+			Origin:      o,
+			QueryString: "", // the cache key is the path only, so no query reaches the origin
+			URI:         uri,
+		},
+		Response: edgerun.Response{
+			Headers:           respHeaders,
+			Status:            strconv.Itoa(resp.StatusCode),
+			StatusDescription: http.StatusText(resp.StatusCode),
+		},
+	}}}}
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.EdgeTimeout)
+	defer cancel()
+	return f.cfg.Edge.Invoke(ctx, ev, edgerun.Context{
+		FunctionName:       f.cfg.FunctionName,
+		FunctionVersion:    "1",
+		InvokedFunctionARN: edgerun.FunctionARN(f.cfg.FunctionName, 1),
+		AWSRequestID:       requestID,
+		MemoryLimitInMB:    128,
+		TimeoutMs:          int(f.cfg.EdgeTimeout / time.Millisecond),
+	})
+}
+
+func acceptsGzip(acceptEncoding string) bool {
+	for _, part := range strings.Split(acceptEncoding, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		_, q, found := strings.Cut(strings.ReplaceAll(params, " ", ""), "q=")
+		if !found {
+			return true
+		}
+		weight, err := strconv.ParseFloat(q, 64)
+		return err == nil && weight > 0
+	}
+	return false
+}
+
+// objectSize is the whole object's size: Content-Range's total on a 206,
+// else Content-Length; -1 when neither says.
+func objectSize(resp *http.Response) int64 {
+	if cr := resp.Header.Get("Content-Range"); cr != "" {
+		if _, total, ok := strings.Cut(cr, "/"); ok {
+			if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return resp.ContentLength
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(errors.New("crypto/rand failed"))
+	}
+	return hex.EncodeToString(b)
+}
+
+// awsPathEscape encodes a key the way SigV4 canonical URIs want it: every
+// byte except unreserved characters and '/' as %XX.
+func awsPathEscape(key string) string {
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
