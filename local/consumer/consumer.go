@@ -87,11 +87,14 @@ func (c *Consumer) Wait() { c.wg.Wait() }
 func (c *Consumer) poll(ctx context.Context, inv Invoker) {
 	for ctx.Err() == nil {
 		out, err := c.cfg.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    aws.String(c.cfg.QueueURL),
-			MaxNumberOfMessages:         c.cfg.BatchSize,
-			WaitTimeSeconds:             1,
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-			MessageAttributeNames:       []string{"All"},
+			QueueUrl:            aws.String(c.cfg.QueueURL),
+			MaxNumberOfMessages: c.cfg.BatchSize,
+			WaitTimeSeconds:     1,
+			// The deprecated AttributeNames, because the SQS stand-in
+			// (local-aws-sqs 2.0.2) ignores MessageSystemAttributeNames; real
+			// SQS honours both.
+			AttributeNames:        []types.QueueAttributeName{types.QueueAttributeNameAll},
+			MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {
 			if ctx.Err() == nil {
