@@ -1,0 +1,231 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Names fixed by the product: users pass `--parameters BackToOrigin:gcsBucketName=NAME`, so the
+// stack names are part of the interface.
+const (
+	MainStackName = "BackToOrigin"
+	EdgeStackName = "BackToOriginEdge"
+	// EdgeRegion is where Lambda@Edge functions must live.
+	EdgeRegion = "us-east-1"
+	// GCSDomainName is the secondary origin; the edge handler recognises GCS responses by it.
+	GCSDomainName = "storage.googleapis.com"
+)
+
+// originShieldRegions are the regions where CloudFront runs Origin Shield.
+var originShieldRegions = []string{
+	"ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+	"eu-central-1", "eu-west-1", "eu-west-2", "sa-east-1",
+	"us-east-1", "us-east-2", "us-west-2",
+}
+
+// nearestOriginShield maps regions without Origin Shield to the Origin Shield region AWS
+// recommends for origins there, so the default works wherever the stack is deployed.
+var nearestOriginShield = map[string]string{
+	"us-west-1":      "us-west-2",
+	"ca-central-1":   "us-east-1",
+	"eu-west-3":      "eu-west-2",
+	"eu-north-1":     "eu-west-2",
+	"eu-south-1":     "eu-central-1",
+	"eu-central-2":   "eu-central-1",
+	"af-south-1":     "eu-west-1",
+	"me-south-1":     "ap-south-1",
+	"ap-east-1":      "ap-southeast-1",
+	"ap-northeast-3": "ap-northeast-1",
+	"ap-southeast-3": "ap-southeast-1",
+}
+
+// Config is everything the app reads from context and the environment, read once in main.
+type Config struct {
+	// Account is empty when the app is synthesized without credentials (environment-agnostic).
+	Account string
+	Region  string
+	// RegionDefaulted is true when neither context nor CDK_DEFAULT_REGION named a region.
+	RegionDefaulted        bool
+	OriginShieldRegion     string
+	AutoDeleteBucket       bool
+	TransferMaxConcurrency int
+	AlarmEmail             string
+	IncludePrefixes        []string
+	ExcludeSuffixes        []string
+	// SourceHMACSecret names (or is the ARN of) a Secrets Manager secret holding a GCS HMAC key
+	// pair; empty means the GCS bucket is public and read anonymously.
+	SourceHMACSecret string
+	// EdgeCodeDir holds the edge handler (index.mjs); TransferCodeDir the built transfer bootstrap.
+	EdgeCodeDir     string
+	TransferCodeDir string
+}
+
+// Context keys, documented in README.
+const (
+	ContextRegion                 = "region"
+	ContextOriginShieldRegion     = "originShieldRegion"
+	ContextAutoDeleteBucket       = "autoDeleteBucket"
+	ContextTransferMaxConcurrency = "transferMaxConcurrency"
+	ContextAlarmEmail             = "alarmEmail"
+	ContextIncludePrefixes        = "includePrefixes"
+	ContextExcludeSuffixes        = "excludeSuffixes"
+	ContextSourceHMACSecret       = "sourceHmacSecret"
+)
+
+// ConfigFromApp reads the context of app and the CDK_DEFAULT_* variables the CLI sets.
+func ConfigFromApp(app awscdk.App) (Config, error) {
+	node := app.Node()
+	get := func(key string) (string, error) {
+		v := node.TryGetContext(jsii.String(key))
+		switch v := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return strings.TrimSpace(v), nil
+		case bool:
+			return strconv.FormatBool(v), nil
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64), nil
+		case []any:
+			b, err := json.Marshal(v)
+			return string(b), err
+		default:
+			return "", fmt.Errorf("context %q: unsupported value %v", key, v)
+		}
+	}
+	values := map[string]string{}
+	for _, key := range []string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
+		ContextTransferMaxConcurrency, ContextAlarmEmail, ContextIncludePrefixes,
+		ContextExcludeSuffixes, ContextSourceHMACSecret} {
+		v, err := get(key)
+		if err != nil {
+			return Config{}, err
+		}
+		values[key] = v
+	}
+	return ParseConfig(values, os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION"))
+}
+
+var (
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// ParseConfig validates context values (as strings) and fills defaults. Every error names the
+// context key and the accepted values.
+func ParseConfig(context map[string]string, defaultAccount, defaultRegion string) (Config, error) {
+	cfg := Config{
+		Account:                defaultAccount,
+		Region:                 context[ContextRegion],
+		TransferMaxConcurrency: 50,
+		AlarmEmail:             context[ContextAlarmEmail],
+		SourceHMACSecret:       context[ContextSourceHMACSecret],
+		EdgeCodeDir:            "lambda/edge",
+		TransferCodeDir:        "build/transfer",
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	if cfg.Region == "" {
+		// Synth must work on a machine with no AWS configuration; deploy always has a region.
+		cfg.Region, cfg.RegionDefaulted = EdgeRegion, true
+	}
+	if !regionPattern.MatchString(cfg.Region) {
+		return Config{}, fmt.Errorf("context %q: %q is not an AWS region code (like eu-west-1)", ContextRegion, cfg.Region)
+	}
+
+	shield := context[ContextOriginShieldRegion]
+	switch {
+	case shield != "":
+		if !slices.Contains(originShieldRegions, shield) {
+			return Config{}, fmt.Errorf("context %q: Origin Shield is not available in %q; valid regions: %s",
+				ContextOriginShieldRegion, shield, strings.Join(originShieldRegions, ", "))
+		}
+	case slices.Contains(originShieldRegions, cfg.Region):
+		shield = cfg.Region
+	case nearestOriginShield[cfg.Region] != "":
+		shield = nearestOriginShield[cfg.Region]
+	default:
+		return Config{}, fmt.Errorf("context %q: Origin Shield is not available in the stack's region %q and no nearby one is known; set -c %s=REGION, one of: %s",
+			ContextOriginShieldRegion, cfg.Region, ContextOriginShieldRegion, strings.Join(originShieldRegions, ", "))
+	}
+	cfg.OriginShieldRegion = shield
+
+	switch v := context[ContextAutoDeleteBucket]; v {
+	case "", "false":
+	case "true":
+		cfg.AutoDeleteBucket = true
+	default:
+		return Config{}, fmt.Errorf("context %q: want true or false, got %q", ContextAutoDeleteBucket, v)
+	}
+
+	if v := context[ContextTransferMaxConcurrency]; v != "" {
+		n, err := strconv.Atoi(v)
+		// Lambda's SQS event source accepts a maximum concurrency of 2 to 1000.
+		if err != nil || n < 2 || n > 1000 {
+			return Config{}, fmt.Errorf("context %q: want a whole number from 2 to 1000, got %q", ContextTransferMaxConcurrency, v)
+		}
+		cfg.TransferMaxConcurrency = n
+	}
+
+	if cfg.AlarmEmail != "" && !emailPattern.MatchString(cfg.AlarmEmail) {
+		return Config{}, fmt.Errorf("context %q: %q is not an email address", ContextAlarmEmail, cfg.AlarmEmail)
+	}
+
+	var err error
+	if cfg.IncludePrefixes, err = parseList(ContextIncludePrefixes, context[ContextIncludePrefixes]); err != nil {
+		return Config{}, err
+	}
+	if cfg.ExcludeSuffixes, err = parseList(ContextExcludeSuffixes, context[ContextExcludeSuffixes]); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseList accepts a JSON array of strings (from cdk.json) or a comma-separated list (from -c).
+func parseList(key, v string) ([]string, error) {
+	if v == "" {
+		return []string{}, nil
+	}
+	var items []string
+	if strings.HasPrefix(v, "[") {
+		if err := json.Unmarshal([]byte(v), &items); err != nil {
+			return nil, fmt.Errorf("context %q: want a JSON array of strings or a comma-separated list: %w", key, err)
+		}
+	} else {
+		items = strings.Split(v, ",")
+	}
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, fmt.Errorf("context %q: empty entry in %q", key, v)
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+// TransferQueueName is the transfer queue's physical name. It is fixed in advance because the
+// edge function (another region, another stack) builds the queue URL from it at run time, and
+// its IAM policy names it: no cross-stack reference goes from the main stack to the edge stack.
+func TransferQueueName(mainStackName string) string {
+	return mainStackName + "-transfer.fifo"
+}
+
+// env returns the stack environment; an empty account keeps the stack environment-agnostic.
+func (c Config) env(region string) *awscdk.Environment {
+	env := &awscdk.Environment{Region: jsii.String(region)}
+	if c.Account != "" {
+		env.Account = jsii.String(c.Account)
+	}
+	return env
+}

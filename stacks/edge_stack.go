@@ -1,0 +1,46 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+type EdgeStackProps struct {
+	awscdk.StackProps
+	Config Config
+	// QueueName and QueueRegion locate the transfer queue of the main stack.
+	QueueName   string
+	QueueRegion string
+}
+
+// EdgeStack holds the Lambda@Edge function, which must live in us-east-1.
+type EdgeStack struct {
+	awscdk.Stack
+	OriginResponse *OriginResponse
+}
+
+func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) (*EdgeStack, error) {
+	sprops := props.StackProps
+	sprops.Env = props.Config.env(EdgeRegion)
+	sprops.CrossRegionReferences = jsii.Bool(true)
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("Back-to-origin: Lambda@Edge origin-response handler that queues objects served from GCS")
+	}
+	stack := awscdk.NewStack(scope, &id, &sprops)
+
+	originResponse, err := NewOriginResponse(stack, "OriginResponse", &OriginResponseProps{
+		CodeDir: props.Config.EdgeCodeDir,
+		Settings: EdgeSettings{
+			QueueName:       props.QueueName,
+			QueueRegion:     props.QueueRegion,
+			GCSDomainName:   GCSDomainName,
+			IncludePrefixes: props.Config.IncludePrefixes,
+			ExcludeSuffixes: props.Config.ExcludeSuffixes,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &EdgeStack{Stack: stack, OriginResponse: originResponse}, nil
+}

@@ -1,0 +1,117 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// GCSBucketNamePattern accepts GCS bucket names: 3-63 characters of a-z 0-9 - _ . that start
+// and end with a letter or digit.
+const GCSBucketNamePattern = `^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`
+
+type MainStackProps struct {
+	awscdk.StackProps
+	Config Config
+	// OriginResponse is the edge function's version, from the edge stack in us-east-1.
+	OriginResponse awslambda.IVersion
+}
+
+// MainStack holds the bucket, the distribution and the transfer pipeline.
+type MainStack struct {
+	awscdk.Stack
+	Bucket   awss3.Bucket
+	Delivery *Delivery
+	Transfer *Transfer
+}
+
+func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) *MainStack {
+	cfg := props.Config
+	sprops := props.StackProps
+	sprops.Env = cfg.env(cfg.Region)
+	sprops.CrossRegionReferences = jsii.Bool(true)
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("Back-to-origin: CloudFront serves from S3 and falls back to GCS; missed objects are copied to S3")
+	}
+	stack := awscdk.NewStack(scope, &id, &sprops)
+	if cfg.RegionDefaulted {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("backtoorigin:region"),
+			jsii.String("No region set (CDK_DEFAULT_REGION or -c region=...): synthesized for "+cfg.Region))
+	}
+
+	gcsBucketName := awscdk.NewCfnParameter(stack, jsii.String("gcsBucketName"), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("Name of the public GCS bucket being migrated (served from https://storage.googleapis.com/NAME)"),
+		AllowedPattern:        jsii.String(GCSBucketNamePattern),
+		ConstraintDescription: jsii.String("a GCS bucket name: 3-63 characters of a-z 0-9 - _ . starting and ending with a letter or digit"),
+	})
+
+	bucket := newMigrationBucket(stack, cfg.AutoDeleteBucket)
+
+	transfer := NewTransfer(stack, "Transfer", &TransferProps{
+		Bucket:           bucket,
+		SourceBucketName: gcsBucketName.ValueAsString(),
+		QueueName:        TransferQueueName(*stack.StackName()),
+		CodeDir:          cfg.TransferCodeDir,
+		MaxConcurrency:   cfg.TransferMaxConcurrency,
+		AlarmEmail:       cfg.AlarmEmail,
+		SourceHMACSecret: cfg.SourceHMACSecret,
+	})
+	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
+		Bucket:             bucket,
+		GCSBucketName:      gcsBucketName.ValueAsString(),
+		OriginShieldRegion: cfg.OriginShieldRegion,
+		OriginResponse:     props.OriginResponse,
+	})
+
+	output := func(id, value, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+	}
+	output("DistributionDomainName", *delivery.Distribution.DistributionDomainName(), "Viewers fetch objects from https://<this>/KEY")
+	output("DistributionId", *delivery.Distribution.DistributionId(), "CloudFront distribution id (for invalidations)")
+	output("BucketName", *bucket.BucketName(), "S3 bucket that receives the migrated objects")
+	output("TransferQueueUrl", *transfer.Queue.QueueUrl(), "FIFO queue of keys waiting to be copied")
+	output("DeadLetterQueueUrl", *transfer.DeadLetterQueue.QueueUrl(), "Keys that could not be copied, with the reason")
+
+	// CDK's own helper functions (cross-region reference reader, bucket auto-delete) use
+	// managed policies and runtimes chosen by CDK.
+	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("CDK-provided custom-resource providers use AWSLambdaBasicExecutionRole"),
+			AppliesTo: &[]any{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")}},
+		{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("CDK-provided custom-resource providers pin their own runtime")},
+		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("CDK's cross-region reference reader reads the SSM parameters under its stack's own prefix"),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter\/cdk\/exports\/.*\*$/`)}}},
+	}, jsii.Bool(true))
+
+	return &MainStack{Stack: stack, Bucket: bucket, Delivery: delivery, Transfer: transfer}
+}
+
+// newMigrationBucket keeps migrated data through `cdk destroy` unless the deployment is a
+// throwaway one (context autoDeleteBucket=true).
+func newMigrationBucket(scope constructs.Construct, autoDelete bool) awss3.Bucket {
+	removal := awscdk.RemovalPolicy_RETAIN
+	if autoDelete {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+	bucket := awss3.NewBucket(scope, jsii.String("Bucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     removal,
+		AutoDeleteObjects: jsii.Bool(autoDelete),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id: jsii.String("AbortIncompleteMultipartUploads"),
+			// Long enough for a resumed multi-invocation copy of a 5 TiB object to finish.
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("Reads come through CloudFront and writes from the transfer function, both observable; server access logs would need a second bucket"),
+	}}, nil)
+	return bucket
+}

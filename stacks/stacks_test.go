@@ -1,0 +1,655 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/backtoorigin/backtoorigin/stacks"
+)
+
+var testOutdirs string
+
+func TestMain(m *testing.M) {
+	var err error
+	if testOutdirs, err = os.MkdirTemp("", "stacks-test-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(testOutdirs)
+	os.Exit(code)
+}
+
+// synthesized is one app synthesized with a given context, as `cdk synth` would.
+type synthesized struct {
+	app      *stacks.App
+	main     assertions.Template
+	edge     assertions.Template
+	mainJSON map[string]any
+	edgeJSON map[string]any
+	outdir   string
+}
+
+// synth builds both stacks with cdk-nag applied, the way main.go does.
+func synth(t *testing.T, context map[string]string) *synthesized {
+	t.Helper()
+	cfg, err := stacks.ParseConfig(context, "", "eu-west-1")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	cfg.EdgeCodeDir = filepath.Join("..", "lambda", "edge")
+	// The transfer binary is built by `make build`; its bytes do not matter to the template.
+	cfg.TransferCodeDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.TransferCodeDir, "bootstrap"), []byte("placeholder for the template test"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: the default app outlives the test that first builds it.
+	outdir, err := os.MkdirTemp(testOutdirs, "cdk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
+	built, err := stacks.NewApp(app, cfg)
+	if err != nil {
+		t.Fatalf("NewApp: %v", err)
+	}
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
+	s := &synthesized{
+		app:    built,
+		main:   assertions.Template_FromStack(built.Main.Stack, nil),
+		edge:   assertions.Template_FromStack(built.Edge.Stack, nil),
+		outdir: outdir,
+	}
+	s.mainJSON = toMap(t, s.main.ToJSON())
+	s.edgeJSON = toMap(t, s.edge.ToJSON())
+	return s
+}
+
+func toMap(t *testing.T, v any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var (
+	defaultOnce sync.Once
+	defaultApp  *synthesized
+)
+
+// defaults is synthesized once: each jsii synth costs seconds.
+func defaults(t *testing.T) *synthesized {
+	t.Helper()
+	defaultOnce.Do(func() { defaultApp = synth(t, map[string]string{}) })
+	if defaultApp == nil {
+		t.Fatal("default synth failed")
+	}
+	return defaultApp
+}
+
+// resources returns the resources of one type, by logical id.
+func resources(tmpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tmpl["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+func only(t *testing.T, tmpl map[string]any, typ string) map[string]any {
+	t.Helper()
+	rs := resources(tmpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("want exactly one %s, got %d", typ, len(rs))
+	}
+	for _, r := range rs {
+		return r["Properties"].(map[string]any)
+	}
+	return nil
+}
+
+func TestGCSBucketNameParameter(t *testing.T) {
+	// GIVEN the default app WHEN synthesized
+	s := defaults(t)
+	param := s.mainJSON["Parameters"].(map[string]any)["gcsBucketName"].(map[string]any)
+	// THEN the parameter has a description and a pattern that accepts only GCS bucket names
+	if d, _ := param["Description"].(string); d == "" {
+		t.Error("gcsBucketName has no description")
+	}
+	pattern := regexp.MustCompile(param["AllowedPattern"].(string))
+	for _, name := range []string{"my-bucket.v2", "abc", "a_b", strings.Repeat("a", 63)} {
+		if !pattern.MatchString(name) {
+			t.Errorf("pattern rejects valid bucket name %q", name)
+		}
+	}
+	for _, name := range []string{"UPPER", "ab", "-x", "x-", "a b", "bucket/", strings.Repeat("a", 64), ""} {
+		if pattern.MatchString(name) {
+			t.Errorf("pattern accepts invalid bucket name %q", name)
+		}
+	}
+}
+
+func TestBucketIsPrivateEncryptedAndRetained(t *testing.T) {
+	s := defaults(t)
+	s.main.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
+		"DeletionPolicy":      "Retain",
+		"UpdateReplacePolicy": "Retain",
+		"Properties": map[string]any{
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
+				map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
+			}},
+			"OwnershipControls": map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
+			"LifecycleConfiguration": map[string]any{"Rules": []any{assertions.Match_ObjectLike(&map[string]any{
+				"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 7},
+				"Status":                         "Enabled",
+			})}},
+		},
+	})
+	s.main.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(0))
+
+	policy := only(t, s.mainJSON, "AWS::S3::BucketPolicy")
+	statements := policy["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	var deniesInsecure, cloudFrontReadsAndLists bool
+	for _, st := range statements {
+		st := st.(map[string]any)
+		cond, _ := json.Marshal(st["Condition"])
+		if st["Effect"] == "Deny" && strings.Contains(string(cond), `"aws:SecureTransport":"false"`) {
+			deniesInsecure = true
+		}
+		principal, _ := json.Marshal(st["Principal"])
+		if strings.Contains(string(principal), "cloudfront.amazonaws.com") && strings.Contains(string(cond), "AWS:SourceArn") {
+			actions := asStrings(st["Action"])
+			if slices.Contains(actions, "s3:GetObject") || slices.Contains(actions, "s3:ListBucket") {
+				cloudFrontReadsAndLists = cloudFrontReadsAndLists || slices.Contains(actions, "s3:ListBucket")
+			}
+		}
+	}
+	if !deniesInsecure {
+		t.Error("bucket policy does not deny requests without TLS")
+	}
+	if !cloudFrontReadsAndLists {
+		t.Error("bucket policy does not let this distribution (OAC) list the bucket, so a missing key would be 403")
+	}
+}
+
+func TestAutoDeleteBucketForTestDeployments(t *testing.T) {
+	// GIVEN context autoDeleteBucket=true, an alarm email and a private-source secret
+	s := synth(t, map[string]string{"autoDeleteBucket": "true", "alarmEmail": "ops@example.com",
+		"transferMaxConcurrency": "7", "sourceHmacSecret": "gcs-hmac"})
+	// THEN the bucket is deleted with the stack, with its objects
+	s.main.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Delete"})
+	s.main.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(1))
+	// AND the DLQ alarm notifies the email address
+	s.main.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	alarm := only(t, s.mainJSON, "AWS::CloudWatch::Alarm")
+	if actions, _ := alarm["AlarmActions"].([]any); len(actions) != 1 {
+		t.Errorf("alarm actions = %v, want the SNS topic", alarm["AlarmActions"])
+	}
+	// AND the concurrency cap comes from context
+	s.main.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+		"ScalingConfig": map[string]any{"MaximumConcurrency": 7},
+	})
+	// AND the function may read that secret, and knows where it is
+	statements := transferStatements(t, s.mainJSON)
+	var readsSecret bool
+	for _, st := range statements {
+		if slices.Contains(asStrings(st["Action"]), "secretsmanager:GetSecretValue") {
+			readsSecret = true
+			if res, _ := json.Marshal(st["Resource"]); !strings.Contains(string(res), "secret:gcs-hmac") {
+				t.Errorf("secret grant covers %s, want only gcs-hmac", res)
+			}
+		}
+	}
+	if !readsSecret {
+		t.Error("transfer function cannot read the HMAC secret")
+	}
+	fn := transferFunction(t, s.mainJSON)
+	env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if _, ok := env["SOURCE_HMAC_SECRET_ARN"]; !ok {
+		t.Error("SOURCE_HMAC_SECRET_ARN not set")
+	}
+	assertNoNagErrors(t, s)
+}
+
+func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
+	s := defaults(t)
+	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+
+	if dist["HttpVersion"] != "http2and3" {
+		t.Errorf("HttpVersion = %v", dist["HttpVersion"])
+	}
+	groups := dist["OriginGroups"].(map[string]any)
+	if groups["Quantity"] != float64(1) {
+		t.Fatalf("origin groups = %v", groups)
+	}
+	group := groups["Items"].([]any)[0].(map[string]any)
+	codes := group["FailoverCriteria"].(map[string]any)["StatusCodes"].(map[string]any)["Items"].([]any)
+	if !slices.Equal(codes, []any{float64(403), float64(404)}) {
+		t.Errorf("failover status codes = %v, want [403 404]", codes)
+	}
+	members := group["Members"].(map[string]any)["Items"].([]any)
+	if len(members) != 2 {
+		t.Fatalf("origin group members = %v", members)
+	}
+	originsByID := map[string]map[string]any{}
+	for _, o := range dist["Origins"].([]any) {
+		o := o.(map[string]any)
+		originsByID[o["Id"].(string)] = o
+	}
+	primary := originsByID[members[0].(map[string]any)["OriginId"].(string)]
+	secondary := originsByID[members[1].(map[string]any)["OriginId"].(string)]
+
+	// Primary: the bucket through OAC, no OAI.
+	if primary["OriginAccessControlId"] == nil {
+		t.Error("primary origin has no Origin Access Control")
+	}
+	if oai := primary["S3OriginConfig"].(map[string]any)["OriginAccessIdentity"]; oai != "" {
+		t.Errorf("primary origin uses an OAI: %v", oai)
+	}
+	// Secondary: GCS over HTTPS only, path /<gcsBucketName>.
+	if secondary["DomainName"] != "storage.googleapis.com" {
+		t.Errorf("secondary origin = %v", secondary["DomainName"])
+	}
+	custom := secondary["CustomOriginConfig"].(map[string]any)
+	if custom["OriginProtocolPolicy"] != "https-only" {
+		t.Errorf("GCS origin protocol = %v", custom["OriginProtocolPolicy"])
+	}
+	path, _ := json.Marshal(secondary["OriginPath"])
+	if string(path) != `{"Fn::Join":["",["/",{"Ref":"gcsBucketName"}]]}` {
+		t.Errorf("GCS origin path = %s", path)
+	}
+	for name, o := range map[string]map[string]any{"S3": primary, "GCS": secondary} {
+		shield := o["OriginShield"].(map[string]any)
+		if shield["Enabled"] != true || shield["OriginShieldRegion"] != "eu-west-1" {
+			t.Errorf("%s origin shield = %v, want enabled in the stack's region eu-west-1", name, shield)
+		}
+	}
+
+	behavior := dist["DefaultCacheBehavior"].(map[string]any)
+	if behavior["TargetOriginId"] != group["Id"] {
+		t.Errorf("default behavior targets %v, not the origin group", behavior["TargetOriginId"])
+	}
+	if behavior["ViewerProtocolPolicy"] != "redirect-to-https" || behavior["Compress"] != true {
+		t.Errorf("behavior = %v", behavior)
+	}
+	if methods := asStrings(behavior["AllowedMethods"]); !slices.Equal(methods, []string{"GET", "HEAD", "OPTIONS"}) {
+		t.Errorf("allowed methods = %v", methods)
+	}
+	assocs := behavior["LambdaFunctionAssociations"].([]any)
+	if len(assocs) != 1 || assocs[0].(map[string]any)["EventType"] != "origin-response" {
+		t.Errorf("edge associations = %v", assocs)
+	}
+
+	ttls := map[float64]float64{}
+	for _, e := range dist["CustomErrorResponses"].([]any) {
+		e := e.(map[string]any)
+		ttls[e["ErrorCode"].(float64)] = e["ErrorCachingMinTTL"].(float64)
+	}
+	for _, code := range []float64{403, 404} {
+		if ttl, ok := ttls[code]; !ok || ttl > 10 {
+			t.Errorf("error caching TTL for %v = %v (present %v), want <= 10 s", code, ttl, ok)
+		}
+	}
+
+	s.main.HasResourceProperties(jsii.String("AWS::CloudFront::CachePolicy"), map[string]any{
+		"CachePolicyConfig": assertions.Match_ObjectLike(&map[string]any{
+			"ParametersInCacheKeyAndForwardedToOrigin": assertions.Match_ObjectLike(&map[string]any{
+				"QueryStringsConfig": map[string]any{"QueryStringBehavior": "none"},
+				"HeadersConfig":      map[string]any{"HeaderBehavior": "none"},
+				"CookiesConfig":      map[string]any{"CookieBehavior": "none"},
+			}),
+		}),
+	})
+	s.main.HasResourceProperties(jsii.String("AWS::CloudFront::OriginAccessControl"), map[string]any{
+		"OriginAccessControlConfig": assertions.Match_ObjectLike(&map[string]any{
+			"OriginAccessControlOriginType": "s3", "SigningBehavior": "always",
+		}),
+	})
+}
+
+func TestOriginShieldRegionFromContext(t *testing.T) {
+	s := synth(t, map[string]string{"originShieldRegion": "us-east-2"})
+	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+	for _, o := range dist["Origins"].([]any) {
+		shield := o.(map[string]any)["OriginShield"].(map[string]any)
+		if shield["OriginShieldRegion"] != "us-east-2" {
+			t.Errorf("origin shield region = %v, want us-east-2", shield["OriginShieldRegion"])
+		}
+	}
+}
+
+func TestTransferQueues(t *testing.T) {
+	s := defaults(t)
+	queues := resources(s.mainJSON, "AWS::SQS::Queue")
+	if len(queues) != 2 {
+		t.Fatalf("want 2 queues, got %d", len(queues))
+	}
+	var transfer, dlq map[string]any
+	for _, q := range queues {
+		p := q["Properties"].(map[string]any)
+		if p["RedrivePolicy"] != nil {
+			transfer = p
+		} else {
+			dlq = p
+		}
+	}
+	if transfer == nil || dlq == nil {
+		t.Fatal("no queue with a redrive policy")
+	}
+	for name, q := range map[string]map[string]any{"transfer": transfer, "dead-letter": dlq} {
+		if q["FifoQueue"] != true || q["SqsManagedSseEnabled"] != true {
+			t.Errorf("%s queue is not an encrypted FIFO queue: %v", name, q)
+		}
+	}
+	if transfer["QueueName"] != stacks.TransferQueueName("BackToOrigin") {
+		t.Errorf("queue name = %v", transfer["QueueName"])
+	}
+	if transfer["DeduplicationScope"] != "messageGroup" || transfer["FifoThroughputLimit"] != "perMessageGroupId" {
+		t.Errorf("transfer queue is not in high-throughput mode: %v", transfer)
+	}
+	if dlq["MessageRetentionPeriod"] != float64(14*24*3600) {
+		t.Errorf("DLQ retention = %v, want 14 days", dlq["MessageRetentionPeriod"])
+	}
+	if n := transfer["RedrivePolicy"].(map[string]any)["maxReceiveCount"].(float64); n < 2 || n > 10 {
+		t.Errorf("maxReceiveCount = %v", n)
+	}
+	fn := transferFunction(t, s.mainJSON)
+	if vt, timeout := transfer["VisibilityTimeout"].(float64), fn["Timeout"].(float64); vt < 6*timeout {
+		t.Errorf("visibility timeout %v s < 6 x function timeout %v s", vt, timeout)
+	}
+	// Both queues refuse requests without TLS.
+	policies := resources(s.mainJSON, "AWS::SQS::QueuePolicy")
+	if len(policies) != 2 {
+		t.Errorf("want a TLS-only policy on both queues, got %d policies", len(policies))
+	}
+	for _, p := range policies {
+		doc, _ := json.Marshal(p["Properties"].(map[string]any)["PolicyDocument"])
+		if !strings.Contains(string(doc), `"aws:SecureTransport":"false"`) {
+			t.Errorf("queue policy does not deny insecure transport: %s", doc)
+		}
+	}
+	alarm := only(t, s.mainJSON, "AWS::CloudWatch::Alarm")
+	if alarm["MetricName"] != "ApproximateNumberOfMessagesVisible" || alarm["Threshold"] != float64(1) {
+		t.Errorf("DLQ alarm = %v", alarm)
+	}
+}
+
+func TestTransferFunction(t *testing.T) {
+	s := defaults(t)
+	fn := transferFunction(t, s.mainJSON)
+	if fn["Handler"] != "bootstrap" || !slices.Equal(asStrings(fn["Architectures"]), []string{"arm64"}) {
+		t.Errorf("function = %v", fn)
+	}
+	if fn["MemorySize"].(float64) < 512 || fn["Timeout"].(float64) < 60 {
+		t.Errorf("memory %v MB / timeout %v s too small for copying", fn["MemorySize"], fn["Timeout"])
+	}
+	if fn["LoggingConfig"].(map[string]any)["LogFormat"] != "JSON" {
+		t.Errorf("logging = %v", fn["LoggingConfig"])
+	}
+	s.main.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": assertions.Match_AnyValue()})
+	env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+	for _, name := range []string{"DESTINATION_BUCKET", "SOURCE_BUCKET", "SOURCE_ENDPOINT", "QUEUE_URL", "DEAD_LETTER_QUEUE_URL"} {
+		if env[name] == nil {
+			t.Errorf("environment lacks %s", name)
+		}
+	}
+	if src, _ := json.Marshal(env["SOURCE_BUCKET"]); string(src) != `{"Ref":"gcsBucketName"}` {
+		t.Errorf("SOURCE_BUCKET = %s", src)
+	}
+	s.main.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+		"ScalingConfig":         map[string]any{"MaximumConcurrency": 50},
+	})
+}
+
+func TestTransferFunctionLeastPrivilege(t *testing.T) {
+	s := defaults(t)
+	var actions []string
+	for _, st := range transferStatements(t, s.mainJSON) {
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		res, _ := json.Marshal(st["Resource"])
+		if string(res) == `"*"` {
+			t.Errorf("statement on every resource: %v", st)
+		}
+		for _, a := range asStrings(st["Action"]) {
+			actions = append(actions, a)
+			if strings.HasPrefix(a, "s3:") && !strings.Contains(string(res), "Bucket") {
+				t.Errorf("%s on %s, not on its bucket", a, res)
+			}
+			if strings.HasPrefix(a, "sqs:") && !strings.Contains(string(res), "Queue") {
+				t.Errorf("%s on %s, not on its queues", a, res)
+			}
+		}
+	}
+	for _, a := range actions {
+		if strings.Contains(a, "Delete") && a != "sqs:DeleteMessage" || strings.HasSuffix(a, "*") {
+			t.Errorf("transfer function may %s", a)
+		}
+	}
+	for _, want := range []string{"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("transfer function lacks %s", want)
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	s := defaults(t)
+	outputs := s.mainJSON["Outputs"].(map[string]any)
+	for _, name := range []string{"DistributionDomainName", "DistributionId", "BucketName", "TransferQueueUrl", "DeadLetterQueueUrl"} {
+		if _, ok := outputs[name]; !ok {
+			t.Errorf("output %s missing", name)
+		}
+	}
+}
+
+func TestEdgeStack(t *testing.T) {
+	s := defaults(t)
+	if region := *s.app.Edge.Region(); region != "us-east-1" {
+		t.Errorf("edge stack region = %s", region)
+	}
+	fn := edgeFunction(t, s.edgeJSON)
+	if fn["Runtime"] != "nodejs22.x" || fn["MemorySize"] != float64(128) || fn["Timeout"].(float64) > 30 {
+		t.Errorf("edge function = %v", fn)
+	}
+	if arch := asStrings(fn["Architectures"]); len(arch) > 0 && !slices.Equal(arch, []string{"x86_64"}) {
+		t.Errorf("edge architectures = %v", arch)
+	}
+	if fn["Environment"] != nil {
+		t.Error("Lambda@Edge cannot have environment variables")
+	}
+	s.edge.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(1))
+	role, _ := json.Marshal(fn["Role"])
+	roleID := regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)"`).FindStringSubmatch(string(role))[1]
+	var trusted []string
+	trust := s.edgeJSON["Resources"].(map[string]any)[roleID].(map[string]any)["Properties"].(map[string]any)["AssumeRolePolicyDocument"]
+	for _, st := range trust.(map[string]any)["Statement"].([]any) {
+		trusted = append(trusted, asStrings(st.(map[string]any)["Principal"].(map[string]any)["Service"])...)
+	}
+	slices.Sort(trusted)
+	if !slices.Equal(trusted, []string{"edgelambda.amazonaws.com", "lambda.amazonaws.com"}) {
+		t.Errorf("edge role trusts %v", trusted)
+	}
+	// The edge may only send to the transfer queue (and write its own logs).
+	var sends []string
+	for _, p := range resources(s.edgeJSON, "AWS::IAM::Policy") {
+		for _, st := range p["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			for _, a := range asStrings(st["Action"]) {
+				res, _ := json.Marshal(st["Resource"])
+				switch {
+				case strings.HasPrefix(a, "logs:"):
+				case a == "sqs:SendMessage":
+					sends = append(sends, string(res))
+				default:
+					t.Errorf("edge role may %s on %s", a, res)
+				}
+			}
+		}
+	}
+	if len(sends) != 1 || !strings.Contains(sends[0], ":sqs:eu-west-1:") || !strings.Contains(sends[0], ":BackToOrigin-transfer.fifo") {
+		t.Errorf("edge SendMessage resources = %v, want the transfer queue in eu-west-1", sends)
+	}
+}
+
+func TestEdgeBundleHasBakedSettingsAndNoSecrets(t *testing.T) {
+	s := synth(t, map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`})
+	fn := edgeFunction(t, s.edgeJSON)
+	key := fn["Code"].(map[string]any)["S3Key"].(string)
+	hash := strings.TrimSuffix(key, ".zip")
+	// The asset is staged under the app's outdir as asset.<hash>.
+	dir := filepath.Join(s.outdir, "asset."+hash)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("edge bundle: %v", err)
+	}
+	var names []string
+	var size int64
+	for _, e := range entries {
+		names = append(names, e.Name())
+		info, _ := e.Info()
+		size += info.Size()
+	}
+	if !slices.Equal(names, []string{"index.mjs", "settings.mjs"}) {
+		t.Errorf("bundle holds %v, want only index.mjs and settings.mjs", names)
+	}
+	if size > 20*1024 {
+		t.Errorf("bundle is %d bytes, want under 20 KB", size)
+	}
+	settings, err := os.ReadFile(filepath.Join(dir, "settings.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimSuffix(strings.TrimSpace(string(settings[strings.Index(string(settings), "{"):])), ";")
+	var got stacks.EdgeSettings
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("settings.mjs is not `export default <json>`: %v\n%s", err, settings)
+	}
+	want := stacks.EdgeSettings{QueueName: "BackToOrigin-transfer.fifo", QueueRegion: "eu-west-1", GCSDomainName: "storage.googleapis.com",
+		IncludePrefixes: []string{"img/", "video/"}, ExcludeSuffixes: []string{".tmp"}}
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if string(gotJSON) != string(wantJSON) {
+		t.Errorf("baked settings = %s, want %s", gotJSON, wantJSON)
+	}
+	if regexp.MustCompile(`\d{12}`).Match(settings) {
+		t.Errorf("settings carry an account id: %s", settings)
+	}
+	// Nothing reaches GCS but the request: no custom origin headers.
+	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+	for _, o := range dist["Origins"].([]any) {
+		if h := o.(map[string]any)["OriginCustomHeaders"]; h != nil {
+			t.Errorf("origin custom headers %v would be sent to the origin", h)
+		}
+	}
+}
+
+func TestNoUnsuppressedNagErrors(t *testing.T) {
+	assertNoNagErrors(t, defaults(t))
+}
+
+func assertNoNagErrors(t *testing.T, s *synthesized) {
+	t.Helper()
+	for name, stack := range map[string]awscdk.Stack{"main": s.app.Main.Stack, "edge": s.app.Edge.Stack} {
+		for _, kind := range []string{"error", "warning"} {
+			var found *[]*cxapi.SynthesisMessage
+			if kind == "error" {
+				found = assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			} else {
+				found = assertions.Annotations_FromStack(stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+			}
+			for _, m := range *found {
+				t.Errorf("%s stack: unsuppressed cdk-nag %s at %s: %v", name, kind, *m.Id, m.Entry.Data)
+			}
+		}
+	}
+}
+
+func transferFunction(t *testing.T, tmpl map[string]any) map[string]any {
+	t.Helper()
+	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
+		p := r["Properties"].(map[string]any)
+		if p["Runtime"] == "provided.al2023" {
+			return p
+		}
+	}
+	t.Fatal("no provided.al2023 function")
+	return nil
+}
+
+// edgeFunction is the origin-response handler (the edge stack also holds CDK's cross-region
+// reference writer).
+func edgeFunction(t *testing.T, tmpl map[string]any) map[string]any {
+	t.Helper()
+	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
+		p := r["Properties"].(map[string]any)
+		if p["Handler"] == "index.handler" && p["Description"] != nil && strings.Contains(p["Description"].(string), "GCS") {
+			return p
+		}
+	}
+	t.Fatal("no origin-response function in the edge stack")
+	return nil
+}
+
+// transferStatements returns the statements of every policy attached to the transfer role.
+func transferStatements(t *testing.T, tmpl map[string]any) []map[string]any {
+	t.Helper()
+	role, _ := json.Marshal(transferFunction(t, tmpl)["Role"])
+	roleID := regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)"`).FindStringSubmatch(string(role))[1]
+	var out []map[string]any
+	for _, p := range resources(tmpl, "AWS::IAM::Policy") {
+		props := p["Properties"].(map[string]any)
+		roles, _ := json.Marshal(props["Roles"])
+		if !strings.Contains(string(roles), `"`+roleID+`"`) {
+			continue
+		}
+		for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out = append(out, st.(map[string]any))
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no policy on the transfer role")
+	}
+	return out
+}
+
+func asStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

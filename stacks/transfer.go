@@ -1,0 +1,193 @@
+package stacks
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Sizing of the transfer function. Memory buys network bandwidth as well as room for
+// PartSizeMiB x PartConcurrency part buffers; the timeout only bounds one invocation, since a
+// copy that needs longer resumes in the next one.
+const (
+	transferMemoryMiB       = 1024
+	transferTimeout         = 5 * 60 // seconds
+	transferPartSizeMiB     = 16
+	transferPartConcurrency = 8
+	transferBatchSize       = 4
+	// SQS redelivers after the visibility timeout; 6x the function timeout is what Lambda
+	// recommends so a retried batch never overlaps a running one.
+	queueVisibilityTimeout = 6 * transferTimeout
+	// A message that failed this many times (without making progress) goes to the DLQ.
+	maxReceiveCount = 5
+)
+
+type TransferProps struct {
+	Bucket           awss3.IBucket
+	SourceBucketName *string
+	QueueName        string
+	CodeDir          string
+	MaxConcurrency   int
+	AlarmEmail       string
+	SourceHMACSecret string
+}
+
+// Transfer is the copy pipeline: the FIFO queue the edge writes to, its dead-letter queue, the
+// Go function that copies GCS objects into the bucket, and the alarm on the dead-letter queue.
+type Transfer struct {
+	constructs.Construct
+	Queue           awssqs.Queue
+	DeadLetterQueue awssqs.Queue
+	Function        awslambda.Function
+	DeadLetterAlarm awscloudwatch.Alarm
+}
+
+func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *Transfer {
+	this := constructs.NewConstruct(scope, &id)
+
+	dlq := awssqs.NewQueue(this, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		Fifo:            jsii.Bool(true),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This is the dead-letter queue; messages here wait for a person"),
+	}}, nil)
+
+	queue := awssqs.NewQueue(this, jsii.String("Queue"), &awssqs.QueueProps{
+		QueueName:  jsii.String(props.QueueName),
+		Fifo:       jsii.Bool(true),
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		// High-throughput FIFO: every key is its own message group, so keys copy in parallel
+		// while duplicates of one key are still dropped.
+		DeduplicationScope:  awssqs.DeduplicationScope_MESSAGE_GROUP,
+		FifoThroughputLimit: awssqs.FifoThroughputLimit_PER_MESSAGE_GROUP_ID,
+		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(queueVisibilityTimeout)),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(4)),
+		DeadLetterQueue:     &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(maxReceiveCount)},
+	})
+
+	logGroup := awslogs.NewLogGroup(this, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+
+	environment := map[string]*string{
+		"DESTINATION_BUCKET":    props.Bucket.BucketName(),
+		"SOURCE_BUCKET":         props.SourceBucketName,
+		"SOURCE_ENDPOINT":       jsii.String("https://" + GCSDomainName),
+		"QUEUE_URL":             queue.QueueUrl(),
+		"DEAD_LETTER_QUEUE_URL": dlq.QueueUrl(),
+		"PART_SIZE_MIB":         jsii.String(strconv.Itoa(transferPartSizeMiB)),
+		"PART_CONCURRENCY":      jsii.String(strconv.Itoa(transferPartConcurrency)),
+		"BATCH_CONCURRENCY":     jsii.String(strconv.Itoa(transferBatchSize)),
+	}
+	var secret awssecretsmanager.ISecret
+	if props.SourceHMACSecret != "" {
+		secret = importSecret(this, props.SourceHMACSecret)
+		environment["SOURCE_HMAC_SECRET_ARN"] = secret.SecretArn()
+	}
+
+	fn := awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
+		Description:           jsii.String("Copies objects from GCS into the bucket, exactly and resumably"),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(props.CodeDir), nil),
+		MemorySize:            jsii.Number(transferMemoryMiB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(transferTimeout)),
+		Environment:           &environment,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		LogGroup:              logGroup,
+	})
+	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(queue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(transferBatchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+		// Caps parallel copies, and with them GCS egress and request rate.
+		MaxConcurrency: jsii.Number(float64(props.MaxConcurrency)),
+	}))
+
+	// Least privilege, spelled out: read to see whether a key is there (ListBucket turns a
+	// missing key into 404 instead of 403), write new objects, manage its own multipart uploads.
+	// No delete: the function can never remove migrated data.
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:ListBucket", "s3:ListBucketMultipartUploads"),
+		Resources: jsii.Strings(*props.Bucket.BucketArn()),
+	}))
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+		Resources: jsii.Strings(*props.Bucket.ArnForObjects(jsii.String("*"))),
+	}))
+	// Continuations go back on the queue; messages that can never succeed go to the DLQ.
+	queue.GrantSendMessages(fn)
+	dlq.GrantSendMessages(fn)
+	if secret != nil {
+		secret.GrantRead(fn, nil)
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{
+		{
+			Id:        jsii.String("AwsSolutions-IAM4"),
+			Reason:    jsii.String("AWSLambdaBasicExecutionRole only lets the function write its own logs"),
+			AppliesTo: &[]any{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")},
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("The function copies any key of its own bucket, so object actions apply to bucket/*"),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*Bucket.*\.Arn>\/\*$/`)}},
+		},
+	}, jsii.Bool(true))
+
+	alarm := awscloudwatch.NewAlarm(this, jsii.String("DeadLetterAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("Transfer messages are in the dead-letter queue: a key could not be copied and waits for a person"),
+		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period:    awscdk.Duration_Minutes(jsii.Number(5)),
+			Statistic: jsii.String("Maximum"),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if props.AlarmEmail != "" {
+		topic := awssns.NewTopic(this, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("Back-to-origin transfer alarms"),
+			EnforceSSL:  jsii.Bool(true),
+		})
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
+		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		cdknag.NagSuppressions_AddResourceSuppressions(topic, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SNS2"),
+			Reason: jsii.String("Alarm notices carry no data; a KMS key CloudWatch may use would cost more than it protects"),
+		}}, nil)
+	}
+
+	return &Transfer{Construct: this, Queue: queue, DeadLetterQueue: dlq, Function: fn, DeadLetterAlarm: alarm}
+}
+
+// importSecret accepts a secret's full ARN or its name.
+func importSecret(scope constructs.Construct, nameOrArn string) awssecretsmanager.ISecret {
+	id := jsii.String("SourceHmacSecret")
+	if strings.HasPrefix(nameOrArn, "arn:") {
+		return awssecretsmanager.Secret_FromSecretCompleteArn(scope, id, jsii.String(nameOrArn))
+	}
+	return awssecretsmanager.Secret_FromSecretNameV2(scope, id, jsii.String(nameOrArn))
+}
