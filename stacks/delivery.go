@@ -68,8 +68,11 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 		return &awscloudfront.ErrorResponse{HttpStatus: jsii.Number(status), Ttl: awscdk.Duration_Seconds(jsii.Number(errorCachingTTL))}
 	}
 	distribution := awscloudfront.NewDistribution(this, jsii.String("Distribution"), &awscloudfront.DistributionProps{
-		Comment:     jsii.String("Back-to-origin: S3 first, GCS on a miss"),
-		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
+		Comment: jsii.String("Back-to-origin: S3 first, GCS on a miss"),
+		// With LIST access, a request for "/" would return the bucket listing; a root object
+		// turns it into an ordinary key (404 when absent). Query strings never reach S3.
+		DefaultRootObject: jsii.String("index.html"),
+		HttpVersion:       awscloudfront.HttpVersion_HTTP2_AND_3,
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
 			Origin:               origins,
 			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
@@ -85,6 +88,8 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 		},
 		ErrorResponses: &[]*awscloudfront.ErrorResponse{errorResponse(403), errorResponse(404)},
 	})
+	awscdk.Annotations_Of(distribution).AcknowledgeWarning(jsii.String("@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk"),
+		jsii.String("DefaultRootObject is set, so no request path maps to a bucket listing"))
 	cdknag.NagSuppressions_AddResourceSuppressions(distribution, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-CFR1"), Reason: jsii.String("The objects are public today on GCS; geo restrictions are the owner's choice, not the migration's")},
 		{Id: jsii.String("AwsSolutions-CFR2"), Reason: jsii.String("A public, read-only object store; a WAF web ACL is an add-on the owner can attach")},

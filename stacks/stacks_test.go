@@ -238,6 +238,9 @@ func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
 	s := defaults(t)
 	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
 
+	if dist["DefaultRootObject"] == nil {
+		t.Error("no default root object: a request for / would list the bucket")
+	}
 	if dist["HttpVersion"] != "http2and3" {
 		t.Errorf("HttpVersion = %v", dist["HttpVersion"])
 	}
