@@ -1,0 +1,524 @@
+// Package e2e is the system test behind `make e2e`: the whole flow on one
+// machine (see local/harness), driven through the front like a viewer, with
+// every assertion made on what a user would see: the bytes served, which
+// origin served them, what landed in S3, what is left in the queues, and
+// which processes are still running.
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/local/consumer"
+	"github.com/backtoorigin/backtoorigin/local/front"
+	"github.com/backtoorigin/backtoorigin/local/harness"
+)
+
+// Every wait is bounded by one of these.
+const (
+	landWait  = 45 * time.Second // a queued object is in S3
+	suiteWait = 4 * time.Minute
+)
+
+// deliveries remembers, per key, what the consumer saw.
+type deliveries struct {
+	mu       sync.Mutex
+	received map[string]int
+	failed   map[string]int
+}
+
+func (d *deliveries) observe(del consumer.Delivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range del.Records {
+		var m struct {
+			Key string `json:"key"`
+		}
+		_ = json.Unmarshal([]byte(r.Body), &m)
+		d.received[m.Key]++
+		if del.Err != nil || del.Failed[r.MessageId] {
+			d.failed[m.Key]++
+		}
+	}
+}
+
+func (d *deliveries) counts(key string) (received, failed int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.received[key], d.failed[key]
+}
+
+type object struct {
+	key             string
+	content         []byte
+	contentType     string
+	cacheControl    string
+	contentEncoding string
+	metadata        map[string]string
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gzipped(t *testing.T, text string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// escape percent-encodes a key the way a browser sends it in a path.
+func escape(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+type suite struct {
+	t    *testing.T
+	ctx  context.Context
+	h    *harness.Harness
+	dels *deliveries
+	http *http.Client
+}
+
+func (s *suite) put(o object) {
+	s.t.Helper()
+	if _, err := s.h.GCS.PutObject(standin.GCSObject{
+		Bucket: harness.GCSBucket, Key: o.key, Content: o.content,
+		ContentType: o.contentType, CacheControl: o.cacheControl,
+		ContentEncoding: o.contentEncoding, Metadata: o.metadata,
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (s *suite) do(method, path string, header map[string]string) reply {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(s.ctx, method, s.h.FrontURL+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return reply{resp.StatusCode, resp.Header, body}
+}
+
+// waitLanded waits for key to be in S3 and checks bytes and metadata.
+func (s *suite) waitLanded(o object) {
+	s.t.Helper()
+	deadline := time.Now().Add(landWait)
+	for {
+		out, err := s.h.S3Client.GetObject(s.ctx, &s3.GetObjectInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(o.key)})
+		if err == nil {
+			got, rerr := io.ReadAll(out.Body)
+			out.Body.Close()
+			if rerr != nil {
+				s.t.Fatalf("read s3://%s: %v", o.key, rerr)
+			}
+			if !bytes.Equal(got, o.content) {
+				s.t.Errorf("s3://%s: %d bytes differ from the %d source bytes", o.key, len(got), len(o.content))
+			}
+			check := func(what, got, want string) {
+				if got != want {
+					s.t.Errorf("s3://%s %s = %q, want %q", o.key, what, got, want)
+				}
+			}
+			check("Content-Type", aws.ToString(out.ContentType), o.contentType)
+			check("Cache-Control", aws.ToString(out.CacheControl), o.cacheControl)
+			check("Content-Encoding", aws.ToString(out.ContentEncoding), o.contentEncoding)
+			for k, v := range o.metadata {
+				check("metadata "+k, out.Metadata[k], v)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("s3://%s not there after %s: %v", o.key, landWait, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitQueuesDrained waits until the transfer queue holds nothing (waiting
+// or in flight), so counts taken afterwards are final.
+func (s *suite) waitQueuesDrained() {
+	s.t.Helper()
+	deadline := time.Now().Add(landWait)
+	for {
+		n, err := s.h.QueueDepth(s.ctx, s.h.QueueURL)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("transfer queue still holds %d messages after %s", n, landWait)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (s *suite) mustOrigin(r reply, want string, what string) {
+	s.t.Helper()
+	if got := r.header.Get(front.OriginHeader); got != want {
+		s.t.Errorf("%s served by %q, want %q", what, got, want)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), suiteWait)
+	defer cancel()
+	dels := &deliveries{received: map[string]int{}, failed: map[string]int{}}
+	h, err := harness.Start(ctx, harness.Options{
+		// Short so a failed attempt is retried within the test's time;
+		// visibility stays above the timeout, as the stack's 6x rule ensures.
+		FunctionTimeout:   8 * time.Second,
+		VisibilityTimeout: 10 * time.Second,
+		Instances:         2,
+		// 5 MiB parts (the S3 minimum) make the 6 MiB object a multipart copy.
+		TransferEnv: []string{"PART_SIZE_MIB=5"},
+		OnDelivery:  dels.observe,
+	})
+	if err != nil {
+		t.Fatalf("start harness: %v", err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			h.Close()
+		}
+	}()
+	s := &suite{t: t, ctx: ctx, h: h, dels: dels, http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 100}}}
+
+	t.Run("first GET, HEAD and ranged GET of missing objects are served from GCS, then copied with their metadata, then served from S3", func(t *testing.T) {
+		s := *s
+		s.t = t
+		image := object{key: "img/a.png", content: randomBytes(t, 1200*1000), contentType: "image/png",
+			cacheControl: "public, max-age=3600", metadata: map[string]string{"camera": "e2e", "owner": "web team"}}
+		headOnly := object{key: "data/report.json", content: []byte(`{"rows":[1,2,3]}`), contentType: "application/json",
+			cacheControl: "no-cache", metadata: map[string]string{"source": "head"}}
+		ranged := object{key: "video/intro.bin", content: randomBytes(t, 300*1000), contentType: "application/octet-stream",
+			cacheControl: "public, max-age=60"}
+		css := object{key: "css/site.css", content: gzipped(t, strings.Repeat("body { color: #333 }\n", 500)),
+			contentType: "text/css", cacheControl: "public, max-age=600", contentEncoding: "gzip"}
+		for _, o := range []object{image, headOnly, ranged, css} {
+			s.put(o)
+		}
+
+		r := s.do("GET", escape(image.key), nil)
+		if r.status != 200 || !bytes.Equal(r.body, image.content) {
+			t.Fatalf("first GET: %d, %d bytes; want 200 with the %d source bytes", r.status, len(r.body), len(image.content))
+		}
+		s.mustOrigin(r, "gcs", "first GET")
+		if r.header.Get("Content-Type") != "image/png" {
+			t.Errorf("first GET Content-Type %q", r.header.Get("Content-Type"))
+		}
+
+		r = s.do("HEAD", escape(headOnly.key), nil)
+		if r.status != 200 || len(r.body) != 0 || r.header.Get("Content-Length") != fmt.Sprint(len(headOnly.content)) {
+			t.Errorf("HEAD: %d, body %d bytes, Content-Length %q; want 200, no body, %d", r.status, len(r.body), r.header.Get("Content-Length"), len(headOnly.content))
+		}
+		s.mustOrigin(r, "gcs", "HEAD")
+
+		r = s.do("GET", escape(ranged.key), map[string]string{"Range": "bytes=1000-1999"})
+		if r.status != 206 || !bytes.Equal(r.body, ranged.content[1000:2000]) {
+			t.Errorf("ranged GET: %d, %d bytes; want 206 with bytes 1000-1999", r.status, len(r.body))
+		}
+		if cr := r.header.Get("Content-Range"); cr != fmt.Sprintf("bytes 1000-1999/%d", len(ranged.content)) {
+			t.Errorf("ranged GET Content-Range %q", cr)
+		}
+		s.mustOrigin(r, "gcs", "ranged GET")
+
+		// A viewer accepting gzip gets the stored gzip bytes.
+		r = s.do("GET", escape(css.key), map[string]string{"Accept-Encoding": "gzip"})
+		if r.status != 200 || !bytes.Equal(r.body, css.content) || r.header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("gzip GET: %d, %d bytes, Content-Encoding %q; want 200 with the stored gzip bytes", r.status, len(r.body), r.header.Get("Content-Encoding"))
+		}
+
+		for _, o := range []object{image, headOnly, ranged, css} {
+			s.waitLanded(o)
+			if n := len(h.Tap.SendsFor(o.key)); n != 1 {
+				t.Errorf("%s: the edge sent %d messages, want 1", o.key, n)
+			}
+		}
+
+		r = s.do("GET", escape(image.key), nil)
+		if r.status != 200 || !bytes.Equal(r.body, image.content) {
+			t.Errorf("second GET: %d, %d bytes", r.status, len(r.body))
+		}
+		s.mustOrigin(r, "s3", "second GET")
+		if r.header.Get("Cache-Control") != image.cacheControl {
+			t.Errorf("second GET Cache-Control %q", r.header.Get("Cache-Control"))
+		}
+		r = s.do("GET", escape(ranged.key), map[string]string{"Range": "bytes=1000-1999"})
+		if r.status != 206 || !bytes.Equal(r.body, ranged.content[1000:2000]) {
+			t.Errorf("ranged GET from S3: %d, %d bytes", r.status, len(r.body))
+		}
+		s.mustOrigin(r, "s3", "ranged GET after the copy")
+		r = s.do("GET", escape(css.key), map[string]string{"Accept-Encoding": "gzip"})
+		if !bytes.Equal(r.body, css.content) || r.header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("gzip GET from S3: %d bytes, Content-Encoding %q", len(r.body), r.header.Get("Content-Encoding"))
+		}
+		s.mustOrigin(r, "s3", "gzip GET after the copy")
+		// S3 answers: the edge must not queue again.
+		if n := len(h.Tap.SendsFor(image.key)); n != 1 {
+			t.Errorf("%s: %d messages after S3 served it, want still 1", image.key, n)
+		}
+	})
+
+	t.Run("a key with spaces, unicode and + lands under the same key", func(t *testing.T) {
+		s := *s
+		s.t = t
+		o := object{key: "docs/a b+c ü 日本 100%.txt", content: []byte("odd key\n"), contentType: "text/plain; charset=utf-8", cacheControl: "max-age=5"}
+		s.put(o)
+		r := s.do("GET", escape(o.key), nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Fatalf("GET %s: %d %q", escape(o.key), r.status, r.body)
+		}
+		s.mustOrigin(r, "gcs", "first GET")
+		s.waitLanded(o)
+		// "+" may also arrive as %2B: the same object, now from S3.
+		alt := strings.ReplaceAll(escape(o.key), "+", "%2B")
+		r = s.do("GET", alt, nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Errorf("GET %s: %d %q", alt, r.status, r.body)
+		}
+		s.mustOrigin(r, "s3", "GET with %2B")
+	})
+
+	t.Run("50 concurrent GETs and ranged GETs of one missing key make exactly one copy, never overwritten", func(t *testing.T) {
+		s := *s
+		s.t = t
+		o := object{key: "video/clip.mp4", content: randomBytes(t, 6<<20), contentType: "video/mp4", cacheControl: "public, max-age=86400"}
+		s.put(o)
+		type result struct {
+			status int
+			ok     bool
+		}
+		const full, ranges = 50, 20
+		results := make([]result, full+ranges)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				hdr := map[string]string{}
+				lo := (i * 250_000) % (len(o.content) - 100_000)
+				want := o.content
+				if i >= full {
+					hdr["Range"] = fmt.Sprintf("bytes=%d-%d", lo, lo+99_999)
+					want = o.content[lo : lo+100_000]
+				}
+				req, _ := http.NewRequestWithContext(s.ctx, "GET", s.h.FrontURL+escape(o.key), nil)
+				for k, v := range hdr {
+					req.Header.Set(k, v)
+				}
+				resp, err := s.http.Do(req)
+				if err != nil {
+					return
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				results[i] = result{resp.StatusCode, err == nil && bytes.Equal(body, want)}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, r := range results {
+			want := 200
+			if i >= full {
+				want = 206
+			}
+			if r.status != want || !r.ok {
+				t.Errorf("request %d: status %d, bytes right %v; want %d", i, r.status, r.ok, want)
+			}
+		}
+		s.waitLanded(o)
+		s.waitQueuesDrained()
+		if n := h.Writes.Successful(o.key); n != 1 {
+			t.Errorf("%s written %d times (%+v), want exactly 1", o.key, n, h.Writes.Writes(o.key))
+		}
+		first, err := h.S3Client.HeadObject(s.ctx, &s3.HeadObjectInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(o.key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// A second edge container (or the same one after its memory
+		// expires) queues the key again with another deduplication id: the
+		// copy must see the object and leave it alone.
+		body, _ := json.Marshal(map[string]any{"v": 1, "key": o.key, "size": len(o.content)})
+		if _, err := h.SQSClient.SendMessage(s.ctx, &sqs.SendMessageInput{
+			QueueUrl: aws.String(h.QueueURL), MessageBody: aws.String(string(body)),
+			MessageGroupId:         aws.String(h.Tap.SendsFor(o.key)[0].GroupID),
+			MessageDeduplicationId: aws.String("second-container"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, landWait, "the duplicate message to be consumed", func() bool {
+			received, _ := s.dels.counts(o.key)
+			n, _ := s.h.QueueDepth(s.ctx, s.h.QueueURL)
+			return received >= 2 && n == 0
+		})
+		if n := h.Writes.Successful(o.key); n != 1 {
+			t.Errorf("after a duplicate message %s was written %d times, want still 1", o.key, n)
+		}
+		again, err := h.S3Client.HeadObject(s.ctx, &s3.HeadObjectInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(o.key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(again.ETag) != aws.ToString(first.ETag) || !aws.ToTime(again.LastModified).Equal(aws.ToTime(first.LastModified)) {
+			t.Errorf("object changed: ETag %s -> %s, LastModified %v -> %v", aws.ToString(first.ETag), aws.ToString(again.ETag), first.LastModified, again.LastModified)
+		}
+	})
+
+	t.Run("GCS down when the copy is due: retried, lands once GCS is back, nothing dead-lettered", func(t *testing.T) {
+		s := *s
+		s.t = t
+		o := object{key: "outage/big.bin", content: randomBytes(t, 2<<20), contentType: "application/octet-stream", cacheControl: "private"}
+		s.put(o)
+		// Only the transfer function's road to GCS goes down: the viewer's
+		// request is served before the copy starts.
+		h.Source.SetDown(true)
+		r := s.do("GET", escape(o.key), nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Fatalf("GET during the outage: %d, %d bytes", r.status, len(r.body))
+		}
+		waitFor(t, landWait, "a failed copy attempt while GCS is down", func() bool {
+			_, failed := s.dels.counts(o.key)
+			return failed >= 1
+		})
+		if h.Source.Refused() == 0 {
+			t.Error("the transfer function never tried to reach GCS during the outage")
+		}
+		if _, err := h.S3Client.HeadObject(s.ctx, &s3.HeadObjectInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(o.key)}); err == nil {
+			t.Fatal("object in S3 although GCS was down")
+		}
+		h.Source.SetDown(false)
+		s.waitLanded(o)
+		received, failed := s.dels.counts(o.key)
+		if received < 2 {
+			t.Errorf("delivered %d times, want a redelivery after the failure", received)
+		}
+		t.Logf("outage: %d deliveries, %d failed, %d connections refused", received, failed, h.Source.Refused())
+		s.waitQueuesDrained()
+		if n, err := h.QueueDepth(s.ctx, h.DeadLetterQueueURL); err != nil || n != 0 {
+			t.Errorf("dead-letter queue holds %d messages (%v), want 0", n, err)
+		}
+	})
+
+	t.Run("an object that exists nowhere is a 404 and nothing is queued", func(t *testing.T) {
+		s := *s
+		s.t = t
+		const key = "missing/nowhere.png"
+		r := s.do("GET", escape(key), nil)
+		if r.status != 404 {
+			t.Errorf("GET: %d, want 404", r.status)
+		}
+		s.mustOrigin(r, "gcs", "404")
+		r = s.do("HEAD", escape(key), nil)
+		if r.status != 404 {
+			t.Errorf("HEAD: %d, want 404", r.status)
+		}
+		if n := len(h.Tap.SendsFor(key)); n != 0 {
+			t.Errorf("the edge queued %d messages for a missing object", n)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if received, _ := s.dels.counts(key); received != 0 {
+			t.Errorf("the transfer function received %d messages for a missing object", received)
+		}
+	})
+
+	t.Run("only GET and HEAD are served", func(t *testing.T) {
+		s := *s
+		s.t = t
+		if r := s.do("POST", "/img/a.png", nil); r.status != http.StatusMethodNotAllowed {
+			t.Errorf("POST: %d, want 405", r.status)
+		}
+	})
+
+	s.waitQueuesDrained()
+	if n, err := h.QueueDepth(ctx, h.DeadLetterQueueURL); err != nil || n != 0 {
+		t.Errorf("dead-letter queue holds %d messages at the end (%v), want 0", n, err)
+	}
+
+	running, err := harness.ChildPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// versitygw, local-aws-sqs, the edge handler's node, two transfer
+	// function processes: the check below means something only if they ran.
+	if len(running) < 5 {
+		t.Errorf("only %d child processes while running, want at least 5", len(running))
+	}
+	closed = true
+	if err := h.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	left, err := harness.ChildPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range left {
+		t.Errorf("process %d (%s) still running after Close", pid, harness.ProcessName(pid))
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
