@@ -1,0 +1,102 @@
+# The one entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Pinned tool versions, installed into the git-ignored .tools folder (nothing global).
+CDK_CLI_VERSION   := 2.1148.1
+VERSITYGW_VERSION := v1.8.0
+MINIO_VERSION     := v0.0.0-20260212201848-7aac2a2c5b7c
+LOCAL_SQS_VERSION := 2.0.2
+
+TOOLS := $(CURDIR)/.tools
+CDK   := $(TOOLS)/node_modules/.bin/cdk
+GO_TEST_FLAGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# ---- tools ---------------------------------------------------------------------------------
+$(CDK):
+	npm install --prefix $(TOOLS) --no-audit --no-fund --save-exact aws-cdk@$(CDK_CLI_VERSION)
+
+$(TOOLS)/bin/versitygw:
+	GOBIN=$(TOOLS)/bin go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+$(TOOLS)/bin/minio:
+	GOBIN=$(TOOLS)/bin go install github.com/minio/minio@$(MINIO_VERSION)
+
+$(TOOLS)/sqs/node_modules/local-aws-sqs:
+	npm install --prefix $(TOOLS)/sqs --no-audit --no-fund --save-exact local-aws-sqs@$(LOCAL_SQS_VERSION)
+
+lambda/edge/node_modules: lambda/edge/package-lock.json
+	npm ci --prefix lambda/edge --no-audit --no-fund
+	@touch $@
+
+.PHONY: tools
+tools: $(CDK) $(TOOLS)/bin/versitygw $(TOOLS)/sqs/node_modules/local-aws-sqs lambda/edge/node_modules ## Install the CDK CLI and the local stand-ins into .tools
+	go mod download
+
+.PHONY: bench-tools
+bench-tools: tools $(TOOLS)/bin/minio
+	@command -v rclone >/dev/null || apt-get install -y rclone || { echo "the benchmark needs rclone: apt-get install -y rclone"; exit 1; }
+
+# ---- build and synth -----------------------------------------------------------------------
+.PHONY: build
+build: ## Build the transfer Lambda (linux/arm64) into build/transfer/bootstrap
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/transfer/bootstrap ./lambda/transfer
+
+.PHONY: synth
+synth: build $(CDK) ## Synthesize both stacks into cdk.out (no AWS credentials needed)
+	$(CDK) synth --quiet
+
+.PHONY: deploy
+deploy: build $(CDK) ## Deploy both stacks: make deploy GCS_BUCKET=name
+	@test -n "$${GCS_BUCKET:-}" || { echo "usage: make deploy GCS_BUCKET=<public GCS bucket name>"; exit 2; }
+	$(CDK) deploy --all --parameters BackToOrigin:gcsBucketName=$(GCS_BUCKET)
+
+.PHONY: destroy
+destroy: $(CDK) ## Remove both stacks (the bucket and its objects are kept)
+	$(CDK) destroy --all
+
+# ---- tests ---------------------------------------------------------------------------------
+.PHONY: test
+test: tools build lint synth test-go test-edge e2e ## Every test: synth, Go (stacks, engine, Lambda), edge (node), end to end
+
+.PHONY: test-go
+test-go: tools build
+	go test $(GO_TEST_FLAGS) -count=1 $$(go list ./... | grep -v /local/)
+
+.PHONY: test-edge
+test-edge: lambda/edge/node_modules
+	npm test --prefix lambda/edge
+
+.PHONY: e2e
+e2e: tools build ## The whole flow on stand-ins: front + edge + queue + transfer + S3
+	go test $(GO_TEST_FLAGS) -count=1 ./local/...
+
+.PHONY: lint
+lint: ## go vet and gofmt
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# ---- bench and demo ------------------------------------------------------------------------
+.PHONY: bench
+bench: bench-edge bench-transfer ## Both benchmarks: edge handler latency, copy throughput vs rclone and the ceiling
+
+.PHONY: bench-edge
+bench-edge: lambda/edge/node_modules
+	npm run bench --prefix lambda/edge
+
+.PHONY: bench-transfer
+bench-transfer: bench-tools
+	go run ./bench
+
+.PHONY: demo
+demo: tools build ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
+	go run ./local/cmd/demo
+
+.PHONY: clean
+clean: ## Remove build outputs (keeps .tools)
+	rm -rf build cdk.out
