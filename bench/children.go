@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backtoorigin/backtoorigin/bench/internal/childreport"
+)
+
+// childSpec is one measured child process. Every contender is a separate process so
+// the kernel's peak-RSS counter (rusage ru_maxrss) belongs to it alone.
+type childSpec struct {
+	Name string
+	Path string
+	Args []string
+	Env  []string
+	// WaitGo children prepare first, say "ready" and start only on a line on stdin;
+	// they report their own start and end. Others are timed from exec to exit, which is
+	// what a user of the tool sees (startup included).
+	WaitGo bool
+}
+
+// childRun is what one child cost.
+type childRun struct {
+	Name       string
+	MaxRSSKiB  int64
+	CPUSeconds float64 // user+system after the go line (WaitGo) or in total
+	Reported   *childreport.Result
+}
+
+// groupRun is what running some children at the same time cost.
+type groupRun struct {
+	Seconds             float64 // from the first start to the last end
+	Children            []childRun
+	MinIOCPUSeconds     float64
+	OrchestratorCPUSecs float64 // the in-process fake-gcs-server serving the source
+}
+
+type runningChild struct {
+	spec      childSpec
+	cmd       *exec.Cmd
+	stdin     io.WriteCloser
+	stdout    *bufio.Reader
+	stderr    *tailBuffer
+	output    *tailBuffer // stdout of non-WaitGo children (rclone's notices)
+	cpuAtGo   float64     // the child's own CPU time when it said ready
+	usageFile string
+	exitedAt  time.Time
+	waitErr   error
+}
+
+// runGroup starts specs together and waits for all of them. WaitGo children are started
+// and prepared first; CPU counters are read just before the go signal, so preparation
+// (generating a gigabyte to PUT) is neither timed nor counted.
+func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid int) (groupRun, error) {
+	children := make([]*runningChild, len(specs))
+	defer func() {
+		for _, c := range children {
+			if c == nil {
+				continue
+			}
+			if c.cmd.ProcessState == nil && c.cmd.Process != nil {
+				_ = c.cmd.Process.Kill() // the contender dies with it (Pdeathsig)
+				_ = c.cmd.Wait()
+			}
+			os.Remove(c.usageFile)
+		}
+	}()
+	for i, spec := range specs {
+		if !spec.WaitGo {
+			continue
+		}
+		c, err := startChild(ctx, peakrss, spec)
+		if err != nil {
+			return groupRun{}, err
+		}
+		children[i] = c
+		line, err := c.stdout.ReadString('\n')
+		var ready childreport.Ready
+		if err != nil || json.Unmarshal([]byte(line), &ready) != nil || !ready.Ready {
+			return groupRun{}, fmt.Errorf("%s did not get ready (%q, %v): %s", spec.Name, line, err, c.stderr.String())
+		}
+		c.cpuAtGo = ready.CPUSeconds
+	}
+
+	minioBefore, err := processCPUSeconds(minioPid)
+	if err != nil {
+		return groupRun{}, err
+	}
+	selfBefore := selfCPUSeconds()
+	start := time.Now()
+	for i, spec := range specs {
+		if spec.WaitGo {
+			if _, err := io.WriteString(children[i].stdin, "go\n"); err != nil {
+				return groupRun{}, fmt.Errorf("signal %s: %w", spec.Name, err)
+			}
+			continue
+		}
+		c, err := startChild(ctx, peakrss, spec)
+		if err != nil {
+			return groupRun{}, err
+		}
+		children[i] = c
+	}
+
+	done := make(chan *runningChild, len(children))
+	for _, c := range children {
+		go func() {
+			if c.spec.WaitGo {
+				// Drain stdout into the child's result before Wait closes the pipe.
+				c.output = &tailBuffer{}
+				_, _ = io.Copy(c.output, c.stdout)
+			}
+			c.waitErr = c.cmd.Wait()
+			c.exitedAt = time.Now()
+			done <- c
+		}()
+	}
+	for range children {
+		<-done
+	}
+	end := time.Now()
+
+	run := groupRun{
+		MinIOCPUSeconds:     mustCPU(processCPUSeconds(minioPid)) - minioBefore,
+		OrchestratorCPUSecs: selfCPUSeconds() - selfBefore,
+	}
+	var errs []error
+	first, last := end, start
+	for _, c := range children {
+		if c.waitErr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w: %s%s", c.spec.Name, c.waitErr, c.stderr.String(), c.output.String()))
+			continue
+		}
+		var usage childreport.Usage
+		raw, err := os.ReadFile(c.usageFile)
+		if err == nil {
+			err = json.Unmarshal(raw, &usage)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: read peakrss report: %w", c.spec.Name, err))
+			continue
+		}
+		cr := childRun{Name: c.spec.Name, MaxRSSKiB: usage.MaxRSSKiB, CPUSeconds: usage.CPUSeconds - c.cpuAtGo}
+		if c.spec.WaitGo {
+			var res childreport.Result
+			if err := json.Unmarshal([]byte(strings.TrimSpace(c.output.String())), &res); err != nil {
+				errs = append(errs, fmt.Errorf("%s: bad result line %q: %w", c.spec.Name, c.output.String(), err))
+				continue
+			}
+			cr.Reported = &res
+			first = minTime(first, time.Unix(0, res.StartUnixNano))
+			last = maxTime(last, time.Unix(0, res.EndUnixNano))
+		} else {
+			first = minTime(first, start)
+			last = maxTime(last, c.exitedAt)
+		}
+		run.Children = append(run.Children, cr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return groupRun{}, err
+	}
+	run.Seconds = last.Sub(first).Seconds()
+	return run, nil
+}
+
+// startChild runs the spec under the peakrss wrapper (see bench/peakrss for why the
+// orchestrator cannot read a direct child's peak RSS).
+func startChild(ctx context.Context, peakrss string, spec childSpec) (*runningChild, error) {
+	report, err := os.CreateTemp("", "usage-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("usage file for %s: %w", spec.Name, err)
+	}
+	report.Close()
+	c := &runningChild{spec: spec, stderr: &tailBuffer{}, usageFile: report.Name()}
+	args := append([]string{"-report", c.usageFile, spec.Path}, spec.Args...)
+	c.cmd = exec.CommandContext(ctx, peakrss, args...)
+	c.cmd.Env = spec.Env
+	c.cmd.Stderr = c.stderr
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if spec.WaitGo {
+		stdin, err := c.cmd.StdinPipe()
+		if err != nil {
+			return nil, fmt.Errorf("stdin of %s: %w", spec.Name, err)
+		}
+		stdout, err := c.cmd.StdoutPipe()
+		if err != nil {
+			return nil, fmt.Errorf("stdout of %s: %w", spec.Name, err)
+		}
+		c.stdin, c.stdout = stdin, bufio.NewReader(stdout)
+	} else {
+		c.output = &tailBuffer{}
+		c.cmd.Stdout = c.output
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+	}
+	return c, nil
+}
+
+// processCPUSeconds reads utime+stime of a live process from /proc/PID/stat.
+func processCPUSeconds(pid int) (float64, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time of %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces; the fields after it are fixed.
+	rest := string(raw[strings.LastIndexByte(string(raw), ')')+2:])
+	fields := strings.Fields(rest) // fields[0] is field 3 (state)
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	const clockTicksPerSecond = 100 // USER_HZ, 100 on every Linux this runs on
+	return float64(utime+stime) / clockTicksPerSecond, nil
+}
+
+func mustCPU(v float64, err error) float64 {
+	if err != nil {
+		return 0 // MinIO died; the run's own error will say so
+	}
+	return v
+}
+
+func selfCPUSeconds() float64 {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return childreport.Seconds(u.Utime) + childreport.Seconds(u.Stime)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/backtoorigin/backtoorigin/bench/internal/s3conn"
+)
+
+// destination is the orchestrator's own view of MinIO: it prepares the bucket, checks
+// every copy and clears the key before the next contender.
+type destination struct {
+	client *s3.Client
+}
+
+func newDestination(m *minioServer) *destination {
+	return &destination{client: s3conn.New(s3conn.Options{
+		Endpoint: m.Endpoint, AccessKeyID: m.AccessKeyID, SecretAccessKey: m.SecretAccessKey, Lean: true,
+	})}
+}
+
+func (d *destination) createBucket(ctx context.Context, bucket string) error {
+	_, err := d.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	var owned *types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("create bucket %q: %w", bucket, err)
+	}
+	return nil
+}
+
+// clear deletes the key and aborts multipart uploads left for it by a failed or stopped
+// run, so the next contender starts from the same empty destination (the engine would
+// otherwise skip the key, or resume someone else's upload).
+func (d *destination) clear(ctx context.Context, bucket, key string) error {
+	if _, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
+	}
+	uploads, err := d.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("list uploads of s3://%s/%s: %w", bucket, key, err)
+	}
+	for _, u := range uploads.Uploads {
+		if aws.ToString(u.Key) != key {
+			continue
+		}
+		_, err := d.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+		if err != nil {
+			return fmt.Errorf("abort upload %s of s3://%s/%s: %w", aws.ToString(u.UploadId), bucket, key, err)
+		}
+	}
+	return nil
+}
+
+// verify reads the copy back and compares its size and SHA-256 with the source's, so no
+// number is printed for a copy that is not exact.
+func (d *destination) verify(ctx context.Context, bucket, key string, size int64, sum [sha256.Size]byte) error {
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("read back s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, out.Body, make([]byte, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read back s3://%s/%s: %w", bucket, key, err)
+	}
+	if n != size {
+		return fmt.Errorf("s3://%s/%s has %d bytes, source has %d", bucket, key, n, size)
+	}
+	if got := [sha256.Size]byte(h.Sum(nil)); got != sum {
+		return fmt.Errorf("s3://%s/%s: SHA-256 %x differs from the source's %x", bucket, key, got, sum)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+// Command bench measures the transfer engine against rclone and against the ceiling of
+// the local stand-ins, in one run that prints one table (`make bench`).
+//
+// It starts MinIO (the S3 side) as a child process and fake-gcs-server (the GCS side) in
+// this process, seeds fake-gcs with deterministic random objects, and then, for each size,
+// runs every contender as its own child process so the kernel reports each one's peak
+// RSS. Every copy is checked in MinIO (size and SHA-256) before its number is printed,
+// and the destination is deleted between runs because the engine never overwrites.
+//
+//	go run ./bench                      # 16 MiB, 256 MiB and 1 GiB
+//	go run ./bench -sizes 16MiB         # quick check
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
+)
+
+const (
+	sourceBucket = "bench-source"
+	destBucket   = "bench-destination"
+)
+
+type config struct {
+	sizes       []int64
+	partSize    int64
+	concurrency int
+	runs        int
+	contenders  []string
+	minio       string
+	rclone      string
+	keepTemp    bool
+}
+
+func main() {
+	log.SetFlags(0)
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+}
+
+func parseFlags() (config, error) {
+	var cfg config
+	sizes := flag.String("sizes", "16MiB,256MiB,1GiB", "comma-separated object sizes (B, KiB, MiB, GiB)")
+	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
+	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
+	flag.IntVar(&cfg.runs, "runs", 1, "runs per contender and size; the table shows the median by time")
+	contenders := flag.String("contenders", "engine,rclone,ceiling", "which to run: engine, rclone, ceiling")
+	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
+	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
+	flag.BoolVar(&cfg.keepTemp, "keep-temp", false, "keep the temporary folder (MinIO data, built helpers) for inspection")
+	flag.Parse()
+
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := parseSize(strings.TrimSpace(s))
+		if err != nil {
+			return cfg, err
+		}
+		cfg.sizes = append(cfg.sizes, n)
+	}
+	ps, err := parseSize(*partSize)
+	if err != nil {
+		return cfg, err
+	}
+	if ps < 5<<20 {
+		return cfg, fmt.Errorf("-part-size %s: S3 parts must be at least 5 MiB", *partSize)
+	}
+	cfg.partSize = ps
+	if cfg.concurrency < 1 || cfg.runs < 1 {
+		return cfg, fmt.Errorf("-concurrency and -runs must be at least 1")
+	}
+	for _, c := range strings.Split(*contenders, ",") {
+		c = strings.TrimSpace(c)
+		if !slices.Contains([]string{"engine", "rclone", "ceiling"}, c) {
+			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, rclone, ceiling)", c)
+		}
+		cfg.contenders = append(cfg.contenders, c)
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, cfg config) error {
+	began := time.Now()
+	root, err := standin.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	if cfg.minio == "" {
+		if cfg.minio, err = standin.ToolPath("minio"); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(cfg.contenders, "rclone") {
+		if cfg.rclone, err = exec.LookPath(cfg.rclone); err != nil {
+			return fmt.Errorf("rclone not found (apt-get install -y rclone): %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "backtoorigin-bench-")
+	if err != nil {
+		return fmt.Errorf("make temp folder: %w", err)
+	}
+	if cfg.keepTemp {
+		log.Printf("temporary folder kept: %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+
+	helpers, err := buildHelpers(ctx, root, filepath.Join(tmp, "bin"), cfg.contenders)
+	if err != nil {
+		return err
+	}
+
+	dataDir := filepath.Join(tmp, "minio")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("make minio data folder: %w", err)
+	}
+	minio, err := startMinIO(ctx, cfg.minio, dataDir)
+	if err != nil {
+		return err
+	}
+	defer minio.Stop()
+	dest := newDestination(minio)
+	if err := dest.createBucket(ctx, destBucket); err != nil {
+		return err
+	}
+
+	gcs, err := standin.StartGCS(standin.GCSOptions{})
+	if err != nil {
+		return err
+	}
+	defer gcs.Close()
+	gcs.CreateBucket(sourceBucket, false)
+	log.Printf("seeding fake-gcs with %d objects ...", len(cfg.sizes))
+	objects, err := seedSource(gcs, cfg.sizes)
+	if err != nil {
+		return err
+	}
+
+	env := &environment{
+		cfg: cfg, helpers: helpers, tmp: tmp, minio: minio, dest: dest,
+		sourceEndpoint: gcs.URL,
+	}
+	var rows []sizeResult
+	for _, obj := range objects {
+		r, err := env.measureSize(ctx, obj)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	printReport(os.Stdout, cfg, rows, env.rcloneVersion(ctx), time.Since(began))
+	return nil
+}
+
+// buildHelpers compiles the child programs once, so each measurement runs a plain
+// binary (no `go run` compile in the timing, no go toolchain in the RSS).
+func buildHelpers(ctx context.Context, root, binDir string, contenders []string) (map[string]string, error) {
+	pkgs := map[string]string{"peakrss": "./bench/peakrss"}
+	if slices.Contains(contenders, "engine") {
+		pkgs["enginecopy"] = "./bench/enginecopy"
+	}
+	if slices.Contains(contenders, "ceiling") {
+		pkgs["ceilingget"] = "./bench/ceilingget"
+		pkgs["ceilingput"] = "./bench/ceilingput"
+	}
+	paths := map[string]string{}
+	for name, pkg := range pkgs {
+		out := filepath.Join(binDir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %w: %s", pkg, err, msg)
+		}
+		paths[name] = out
+	}
+	return paths, nil
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n int64
+			if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != num {
+				return 0, fmt.Errorf("size %q: want a positive whole number and a unit (B, KiB, MiB, GiB)", s)
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, fmt.Errorf("size %q: want a unit (B, KiB, MiB, GiB)", s)
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// printReport writes the settings, the one table and the goals of issue 4.
+func printReport(w io.Writer, cfg config, rows []sizeResult, rclone string, elapsed time.Duration) {
+	fmt.Fprintf(w, "\nGCS (fake-gcs-server, in process) -> S3 (MinIO) on 127.0.0.1, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(w, "part size %s, concurrency %d, runs per cell %d (median by time)\n", formatSize(cfg.partSize), cfg.concurrency, cfg.runs)
+	if rclone != "" {
+		fmt.Fprintf(w, "rclone: %s: copyurl %s\n", rclone, strings.Join(rcloneFlags(cfg), " "))
+	}
+	fmt.Fprintln(w, "MB/s = 10^6 bytes/s; engine and rclone are timed exec to exit, ceiling halves from their own go signal;")
+	fmt.Fprintln(w, "CPU s = user+system seconds of the contender, of MinIO, and of this process (fake-gcs serving) during the run.")
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO\tCPU s fake-gcs\t")
+	order := []string{cEngine, cRclone, cGet, cPut, cCeiling, cTogether}
+	for _, r := range rows {
+		rc, hasRclone := r.Results[cRclone]
+		ceil, hasCeil := r.Results[cCeiling]
+		first := true
+		for _, name := range order {
+			m, ok := r.Results[name]
+			if !ok {
+				continue
+			}
+			size := ""
+			if first {
+				size, first = formatSize(r.Size), false
+			}
+			vsRclone, vsCeil := "", ""
+			if name == cEngine || name == cRclone {
+				if hasRclone && name == cEngine {
+					vsRclone = fmt.Sprintf("%.2f", rc.Seconds/m.Seconds)
+				}
+				if hasCeil {
+					vsCeil = fmt.Sprintf("%.2f", ceil.Seconds/m.Seconds)
+				}
+			}
+			rss, cpu := "", ""
+			if m.HasRSS {
+				rss = fmt.Sprintf("%.0f", float64(m.MaxRSSKiB)/1024)
+			}
+			if name != cCeiling {
+				cpu = fmt.Sprintf("%.2f\t%.2f\t%.2f", m.CPUChild, m.CPUMinIO, m.CPUFakeGCS)
+			} else {
+				cpu = "\t\t"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n", size, name, m.Seconds, m.MBps(r.Size), vsRclone, vsCeil, rss, cpu)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	printGoals(w, cfg, rows)
+	fmt.Fprintf(w, "\nwhole run (build, MinIO start, seeding, every copy and check): %s\n", elapsed.Round(time.Second))
+}
+
+// printGoals checks issue 4's targets against the rows that were measured.
+func printGoals(w io.Writer, cfg config, rows []sizeResult) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "FAIL"
+	}
+	bound := cfg.partSize*int64(cfg.concurrency) + 64<<20
+	fmt.Fprintln(w, "goals (issue 4):")
+	var rss256, rss1G int64
+	for _, r := range rows {
+		eng, ok := r.Results[cEngine]
+		if !ok {
+			continue
+		}
+		if rc, ok := r.Results[cRclone]; ok && r.Size == 1<<30 {
+			x := rc.Seconds / eng.Seconds
+			fmt.Fprintf(w, "  %s  engine >= 1.5x rclone on 1 GiB: %.2fx\n", verdict(x >= 1.5), x)
+		}
+		if c, ok := r.Results[cCeiling]; ok {
+			x := c.Seconds / eng.Seconds
+			fmt.Fprintf(w, "  %s  engine >= 0.8x ceiling on %s: %.2fx\n", verdict(x >= 0.8), formatSize(r.Size), x)
+		}
+		rss := eng.MaxRSSKiB << 10
+		fmt.Fprintf(w, "  %s  engine peak RSS <= part x concurrency + 64 MiB = %s on %s: %.0f MiB\n",
+			verdict(rss <= bound), formatSize(bound), formatSize(r.Size), float64(rss)/(1<<20))
+		switch r.Size {
+		case 256 << 20:
+			rss256 = rss
+		case 1 << 30:
+			rss1G = rss
+		}
+	}
+	if rss256 > 0 && rss1G > 0 {
+		// "Flat": the 1 GiB copy may not need more than 10% (at least 8 MiB) over the
+		// 256 MiB copy; anything more means memory grows with the object.
+		slack := max(rss256/10, 8<<20)
+		fmt.Fprintf(w, "  %s  engine peak RSS flat from 256 MiB to 1 GiB (within max(10%%, 8 MiB)): %.0f -> %.0f MiB\n",
+			verdict(rss1G <= rss256+slack), float64(rss256)/(1<<20), float64(rss1G)/(1<<20))
+	}
+}
