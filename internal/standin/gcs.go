@@ -15,7 +15,9 @@ import (
 // Range, ?generation= and decompressive transcoding of gzip objects unless
 // the request accepts gzip.
 //
-// Known gaps (it is a fake): ETags are base64 MD5 rather than GCS's hex,
+// Known gaps (it is a fake): checksums are always computed from the
+// content (objects created through the Go API cannot carry a wrong CRC32C:
+// simulate corruption in a proxy instead), ETags are base64 MD5 rather than GCS's hex,
 // If-Match on GET is ignored, and there is no request authentication, so
 // SigV4-signed reads are accepted but not verified.
 type GCS struct {
@@ -79,10 +81,6 @@ type GCSObject struct {
 	ContentLanguage    string
 	CacheControl       string
 	Metadata           map[string]string // served as x-goog-meta-NAME
-	// Crc32c overrides the checksum the server reports (base64 of the
-	// big-endian CRC32C). Leave empty to have it computed; set it to a
-	// wrong value to simulate corruption.
-	Crc32c string
 }
 
 // PutObject stores (or overwrites) an object and returns the attributes the
@@ -104,7 +102,6 @@ func (g *GCS) PutObjectStreaming(o GCSObject, r io.ReadSeekCloser) (fakestorage.
 			ContentLanguage:    o.ContentLanguage,
 			CacheControl:       o.CacheControl,
 			Metadata:           o.Metadata,
-			Crc32c:             o.Crc32c,
 		},
 		Content: r,
 	})

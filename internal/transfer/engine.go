@@ -1,0 +1,301 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// S3 limits the engine works within.
+const (
+	minPartSize   = 5 << 20 // S3's minimum for every part but the last
+	maxPartSize   = 5 << 30 // S3's maximum part
+	maxParts      = 10_000  // S3's maximum part count
+	MaxObjectSize = 5 << 40 // S3's maximum object
+	mib           = 1 << 20
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPartSize        = 16 << 20
+	DefaultPartConcurrency = 8
+	DefaultStopMargin      = 20 * time.Second
+)
+
+// S3API is the part of the S3 client the engine uses.
+type S3API interface {
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+}
+
+var _ S3API = (*s3.Client)(nil)
+
+// Config configures an Engine. S3, Bucket and Source are required.
+type Config struct {
+	S3     S3API
+	Bucket string // destination bucket
+	Source *Source
+
+	// PartSize is the multipart part size (default 16 MiB, at least 5 MiB);
+	// objects no larger are copied with one PutObject. Objects that would
+	// need more than 10,000 parts get larger parts.
+	PartSize int64
+	// PartConcurrency bounds parts in flight across all copies of this
+	// engine (default 8). Memory is about PartSize x PartConcurrency.
+	PartConcurrency int
+	// StopMargin: a copy stops starting parts this long before the
+	// context's deadline and cancels parts still running at half of it, so
+	// the caller has time to enqueue a continuation (default 20 s).
+	StopMargin time.Duration
+	// Retry bounds retries of each source read and S3 call (default
+	// DefaultRetryPolicy). The SDK's own retryer runs inside it.
+	Retry RetryPolicy
+	// Logger receives one line per object (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Engine copies objects from a Source to an S3 bucket. It is safe for
+// concurrent use; all copies share one memory budget.
+type Engine struct {
+	s3         S3API
+	bucket     string
+	source     *Source
+	partSize   int64
+	stopMargin time.Duration
+	retry      RetryPolicy
+	log        *slog.Logger
+	buffers    *bufferPool
+}
+
+// New validates cfg and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.S3 == nil || cfg.Bucket == "" || cfg.Source == nil {
+		return nil, errors.New("transfer engine: S3 client, destination bucket and source are required")
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.PartSize < minPartSize || cfg.PartSize > maxPartSize {
+		return nil, fmt.Errorf("transfer engine: part size %d outside S3's %d..%d", cfg.PartSize, minPartSize, maxPartSize)
+	}
+	if cfg.PartConcurrency <= 0 {
+		cfg.PartConcurrency = DefaultPartConcurrency
+	}
+	if cfg.StopMargin <= 0 {
+		cfg.StopMargin = DefaultStopMargin
+	}
+	if cfg.Retry.Attempts <= 0 {
+		cfg.Retry = DefaultRetryPolicy
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Engine{
+		s3:         cfg.S3,
+		bucket:     cfg.Bucket,
+		source:     cfg.Source,
+		partSize:   cfg.PartSize,
+		stopMargin: cfg.StopMargin,
+		retry:      cfg.Retry,
+		log:        cfg.Logger,
+		buffers:    newBufferPool(cfg.PartSize, cfg.PartConcurrency),
+	}, nil
+}
+
+// Outcome says how a copy ended without error.
+type Outcome string
+
+const (
+	// OutcomeCopied: this call wrote the object.
+	OutcomeCopied Outcome = "copied"
+	// OutcomeSkipped: the destination already had the key.
+	OutcomeSkipped Outcome = "skipped"
+	// OutcomeRaced: another copy completed the key first (412 on the
+	// conditional write); the object is there, written by someone else.
+	OutcomeRaced Outcome = "raced"
+	// OutcomeSourceMissing: the key does not exist at the source.
+	OutcomeSourceMissing Outcome = "source-missing"
+	// OutcomeSuspended: out of time (or retries) while making progress;
+	// Result.Resume says where to continue.
+	OutcomeSuspended Outcome = "suspended"
+	// OutcomeFailed is what the log line says when Copy returns an error.
+	OutcomeFailed Outcome = "failed"
+)
+
+// Result describes one Copy call.
+type Result struct {
+	Key        string
+	Outcome    Outcome
+	Size       int64 // object size at the source (0 if unknown)
+	Bytes      int64 // bytes copied by this call
+	Parts      int   // parts uploaded by this call (multipart only)
+	Generation string
+	Duration   time.Duration
+	// Resume is set for OutcomeSuspended: pass it to the next Copy of the
+	// key. Nil with OutcomeSuspended means "start again from scratch".
+	Resume *Resume
+}
+
+// Copy copies key from the source to the destination bucket unless it is
+// already there. resume continues an earlier suspended copy (or is nil).
+//
+// A nil error comes with an Outcome; an error means nothing was written
+// under the key by this call (uploads it started are aborted, except that a
+// retryable failure after progress is reported as OutcomeSuspended instead).
+func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Result, err error) {
+	start := time.Now()
+	res.Key = key
+	defer func() {
+		res.Duration = time.Since(start)
+		if err != nil {
+			res.Outcome = OutcomeFailed
+		}
+		e.logResult(ctx, res, err)
+	}()
+	if err := ValidateKey(key); err != nil {
+		return res, fmt.Errorf("copy %q: %w", key, err)
+	}
+
+	exists, err := e.destinationHas(ctx, key)
+	if err != nil {
+		return res, err
+	}
+	if exists {
+		if resume != nil {
+			e.abort(ctx, key, resume.UploadID)
+		}
+		res.Outcome = OutcomeSkipped
+		return res, nil
+	}
+
+	obj, resume, err := e.headSource(ctx, key, resume)
+	if errors.Is(err, ErrSourceNotFound) {
+		res.Outcome = OutcomeSourceMissing
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Size, res.Generation = obj.Size, obj.Generation
+	if obj.Size > MaxObjectSize {
+		return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
+	}
+	if resume == nil && obj.Size <= e.partSize {
+		return e.copySingle(ctx, key, obj, res)
+	}
+	return e.copyMultipart(ctx, key, obj, resume, res)
+}
+
+// headSource reads the source's metadata. A resumed copy reads the version
+// it started with; if that version is gone, its upload is aborted and the
+// copy starts over with the current version (resume becomes nil).
+func (e *Engine) headSource(ctx context.Context, key string, resume *Resume) (SourceObject, *Resume, error) {
+	if resume != nil {
+		obj, err := e.head(ctx, key, resume.Generation)
+		if err == nil && (resume.Generation == "" || versionOf(obj) == resume.Generation) {
+			return obj, resume, nil
+		}
+		if err != nil && !errors.Is(err, ErrSourceNotFound) {
+			return SourceObject{}, nil, err
+		}
+		e.log.InfoContext(ctx, "source version of suspended copy is gone; starting over", "key", key, "generation", resume.Generation)
+		e.abort(ctx, key, resume.UploadID)
+	}
+	obj, err := e.head(ctx, key, "")
+	return obj, nil, err
+}
+
+func (e *Engine) head(ctx context.Context, key, version string) (SourceObject, error) {
+	generation := version
+	if isETag(version) {
+		generation = "" // origins without generations: compare ETags instead
+	}
+	var obj SourceObject
+	err := e.retry.do(ctx, func() (err error) {
+		obj, err = e.source.Head(ctx, key, generation)
+		return err
+	})
+	return obj, err
+}
+
+// versionOf names the version a copy is pinned to: the GCS generation, or
+// the quoted ETag for S3-compatible origins that have no generations.
+func versionOf(obj SourceObject) string {
+	if obj.Generation != "" {
+		return obj.Generation
+	}
+	return obj.ETag
+}
+
+func isETag(version string) bool { return len(version) > 0 && version[0] == '"' }
+
+func (e *Engine) destinationHas(ctx context.Context, key string) (bool, error) {
+	err := e.retry.do(ctx, func() error {
+		_, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key})
+		return err
+	})
+	if err == nil {
+		return true, nil
+	}
+	var nf *types.NotFound
+	if errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound {
+		return false, nil
+	}
+	if httpStatus(err) == http.StatusForbidden {
+		return false, fmt.Errorf("head destination %q: %w (without s3:ListBucket S3 answers 403 for missing keys)", key, err)
+	}
+	return false, fmt.Errorf("head destination %q: %w", key, err)
+}
+
+func (e *Engine) abort(ctx context.Context, key, uploadID string) {
+	if uploadID == "" {
+		return
+	}
+	// Cleanup must run even when ctx is what ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := e.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: &key, UploadId: &uploadID})
+	var nsu *types.NoSuchUpload
+	if err != nil && !errors.As(err, &nsu) {
+		e.log.WarnContext(ctx, "abort multipart upload failed; a lifecycle rule must clean it up", "key", key, "uploadId", uploadID, "error", err)
+	}
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// ErrChecksumMismatch: the bytes read do not match the source's CRC32C
+// or size. Nothing was written.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+func verifyWhole(key string, obj SourceObject, got uint32, n int64) error {
+	if n != obj.Size {
+		return fmt.Errorf("copy %q: read %d bytes, source says %d: %w", key, n, obj.Size, ErrChecksumMismatch)
+	}
+	if obj.CRC32C != nil && *obj.CRC32C != got {
+		return fmt.Errorf("copy %q: CRC32C %s, source says %s: %w", key, encodeCRC32C(got), encodeCRC32C(*obj.CRC32C), ErrChecksumMismatch)
+	}
+	return nil
+}
+
+var ifNoneMatchAny = aws.String("*")
+
+func isPreconditionFailed(err error) bool { return httpStatus(err) == http.StatusPreconditionFailed }

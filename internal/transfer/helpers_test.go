@@ -1,0 +1,314 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
+)
+
+// One S3 and one GCS stand-in serve the whole package; every test gets
+// its own buckets, so tests can run in parallel.
+var (
+	s3Server  *standin.S3Server
+	gcsServer *standin.GCS
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "transfer-s3-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	s3Server, err = standin.StartS3(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s3Server.Close()
+	gcsServer, err = standin.StartGCS(standin.GCSOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer gcsServer.Close()
+	return m.Run()
+}
+
+// env is one test's world: a source bucket, a destination bucket, an S3
+// client that counts successful UploadPart calls per part number, and a
+// proxy between the engine and fake-gcs that can inject faults.
+type env struct {
+	t         *testing.T
+	srcBucket string
+	dstBucket string
+	s3        *s3.Client
+	proxy     *faultProxy
+
+	mu          sync.Mutex
+	partUploads map[int32]int // successful UploadPart calls by part number
+	uploadCalls atomic.Int64  // UploadPart attempts
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+func newEnv(t *testing.T, versioned bool) *env {
+	t.Helper()
+	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	name = strings.Trim(name, "-") + fmt.Sprintf("-%04x", rand.IntN(1<<16))
+	e := &env{t: t, srcBucket: "src-" + name, dstBucket: "dst-" + name, partUploads: map[int32]int{}}
+	gcsServer.CreateBucket(e.srcBucket, versioned)
+	if err := s3Server.CreateBucket(context.Background(), e.dstBucket); err != nil {
+		t.Fatal(err)
+	}
+	e.s3 = s3Server.Client(func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, e.countUploadParts)
+	})
+	e.proxy = newFaultProxy(t, gcsServer.URL)
+	return e
+}
+
+func (e *env) countUploadParts(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("countUploadParts",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if awsmiddleware.GetOperationName(ctx) != "UploadPart" {
+				return next.HandleInitialize(ctx, in)
+			}
+			e.uploadCalls.Add(1)
+			out, md, err := next.HandleInitialize(ctx, in)
+			if err == nil {
+				e.mu.Lock()
+				e.partUploads[aws.ToInt32(in.Parameters.(*s3.UploadPartInput).PartNumber)]++
+				e.mu.Unlock()
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+func (e *env) engine(mod func(*Config)) *Engine {
+	e.t.Helper()
+	cfg := Config{
+		S3:              e.s3,
+		Bucket:          e.dstBucket,
+		Source:          &Source{Endpoint: e.proxy.URL, Bucket: e.srcBucket, HTTP: NewSourceHTTPClient()},
+		PartSize:        minPartSize,
+		PartConcurrency: 4,
+		Retry:           RetryPolicy{Attempts: 5, Base: 5 * time.Millisecond, Max: 50 * time.Millisecond},
+		Logger:          testLogger(e.t),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	eng, err := New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return eng
+}
+
+func (e *env) put(o standin.GCSObject) string {
+	e.t.Helper()
+	o.Bucket = e.srcBucket
+	attrs := gcsServer.MustPutObject(e.t, o)
+	return fmt.Sprint(attrs.Generation)
+}
+
+// mustCopy runs a copy that must end with want.
+func (e *env) mustCopy(eng *Engine, key string, want Outcome) Result {
+	e.t.Helper()
+	res, err := eng.Copy(context.Background(), key, nil)
+	if err != nil {
+		e.t.Fatalf("copy %q: %v", key, err)
+	}
+	if res.Outcome != want {
+		e.t.Fatalf("copy %q: outcome %q, want %q", key, res.Outcome, want)
+	}
+	return res
+}
+
+// object returns the destination object's bytes and head, failing the
+// test if it is missing.
+func (e *env) object(key string) ([]byte, *s3.HeadObjectOutput) {
+	e.t.Helper()
+	ctx := context.Background()
+	head, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.dstBucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		e.t.Fatalf("head destination %q: %v", key, err)
+	}
+	out, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.dstBucket, Key: &key})
+	if err != nil {
+		e.t.Fatalf("get destination %q: %v", key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		e.t.Fatalf("read destination %q: %v", key, err)
+	}
+	return body, head
+}
+
+// assertAbsent checks that nothing at all was written under key: no
+// object and no multipart upload left behind.
+func (e *env) assertAbsent(key string) {
+	e.t.Helper()
+	ctx := context.Background()
+	_, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.dstBucket, Key: &key})
+	if err == nil {
+		e.t.Fatalf("destination has %q, want nothing", key)
+	}
+	if !errors.As(err, new(*types.NotFound)) {
+		e.t.Fatalf("head destination %q: %v", key, err)
+	}
+	e.assertNoUploads(key)
+}
+
+func (e *env) assertNoUploads(key string) {
+	e.t.Helper()
+	ups, err := e.s3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.dstBucket, Prefix: &key})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		e.t.Fatalf("%d multipart uploads left for %q", len(ups.Uploads), key)
+	}
+}
+
+func assertSameBytes(t *testing.T, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("destination bytes differ: got %d bytes sha256 %x, want %d bytes sha256 %x",
+			len(got), sha256.Sum256(got), len(want), sha256.Sum256(want))
+	}
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := rng.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n - n%8; i < n; i++ {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// faultProxy relays requests to fake-gcs; before tells it, per request,
+// what to do instead of (or before) relaying.
+type faultProxy struct {
+	URL      string
+	upstream string
+	client   *http.Client
+
+	mu     sync.Mutex
+	before func(n int, r *http.Request) fault
+	gets   int
+}
+
+type fault struct {
+	status   int           // answer with this status instead of relaying
+	dropAt   int64         // relay this many body bytes, then cut the connection
+	delay    time.Duration // wait before relaying
+	flipByte bool          // corrupt one byte of the body
+	hash     string        // replace X-Goog-Hash (a lying origin)
+}
+
+func newFaultProxy(t *testing.T, upstream string) *faultProxy {
+	p := &faultProxy{upstream: upstream, client: NewSourceHTTPClient()}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// onRequest installs the fault plan; n counts GETs from 1 (HEADs get n=0).
+func (p *faultProxy) onRequest(f func(n int, r *http.Request) fault) {
+	p.mu.Lock()
+	p.before = f
+	p.mu.Unlock()
+}
+
+func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	n := 0
+	if r.Method == http.MethodGet {
+		p.gets++
+		n = p.gets
+	}
+	before := p.before
+	p.mu.Unlock()
+	var f fault
+	if before != nil {
+		f = before(n, r)
+	}
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
+	if f.status != 0 {
+		http.Error(w, "injected", f.status)
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+r.URL.RequestURI(), nil)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	req.Header = r.Header.Clone()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	if f.hash != "" {
+		w.Header().Set("X-Goog-Hash", f.hash)
+	}
+	w.WriteHeader(resp.StatusCode)
+	body := io.Reader(resp.Body)
+	if f.dropAt > 0 {
+		io.CopyN(w, body, f.dropAt)
+		panic(http.ErrAbortHandler) // closes the connection mid-body
+	}
+	if f.flipByte {
+		b, _ := io.ReadAll(body)
+		if len(b) > 0 {
+			b[len(b)/2] ^= 0xff
+		}
+		body = bytes.NewReader(b)
+	}
+	io.Copy(w, body)
+}

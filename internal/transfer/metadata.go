@@ -1,0 +1,53 @@
+package transfer
+
+import "strings"
+
+// SourceGenerationMetadataKey is the S3 user-metadata key (served as
+// x-amz-meta-source-generation) recording which source version was copied.
+const SourceGenerationMetadataKey = "source-generation"
+
+// objectHeaders are the source's object headers in their S3 form.
+type objectHeaders struct {
+	ContentType, CacheControl, ContentEncoding, ContentDisposition, ContentLanguage *string
+	Metadata                                                                        map[string]string
+}
+
+// headersFor maps the source's headers to S3: the standard object headers
+// one to one, x-goog-meta-NAME (or x-amz-meta-NAME from an S3-compatible
+// origin) to user metadata NAME, plus the source generation for provenance.
+func headersFor(obj SourceObject) objectHeaders {
+	h := obj.Header
+	opt := func(name string) *string {
+		if v := h.Get(name); v != "" {
+			return &v
+		}
+		return nil
+	}
+	out := objectHeaders{
+		ContentType:        opt("Content-Type"),
+		CacheControl:       opt("Cache-Control"),
+		ContentEncoding:    opt("Content-Encoding"),
+		ContentDisposition: opt("Content-Disposition"),
+		ContentLanguage:    opt("Content-Language"),
+		Metadata:           map[string]string{},
+	}
+	// Not transcoded (we accept gzip), so a gzip object reports its stored
+	// encoding here; keep it so S3 serves the same bytes with the same meaning.
+	if out.ContentEncoding == nil {
+		if v := h.Get("X-Goog-Stored-Content-Encoding"); v != "" && v != "identity" {
+			out.ContentEncoding = &v
+		}
+	}
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		for _, prefix := range []string{"x-goog-meta-", "x-amz-meta-"} {
+			if meta, ok := strings.CutPrefix(lower, prefix); ok && meta != "" && len(values) > 0 {
+				out.Metadata[meta] = values[0]
+			}
+		}
+	}
+	if obj.Generation != "" {
+		out.Metadata[SourceGenerationMetadataKey] = obj.Generation
+	}
+	return out
+}
