@@ -23,6 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
+// idlePoll is the pause after an empty receive.
+const idlePoll = 100 * time.Millisecond
+
 // Invoker runs one invocation of the transfer function.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
@@ -89,7 +92,13 @@ func (c *Consumer) poll(ctx context.Context, inv Invoker) {
 		out, err := c.cfg.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:            aws.String(c.cfg.QueueURL),
 			MaxNumberOfMessages: c.cfg.BatchSize,
-			WaitTimeSeconds:     1,
+			// Short polls with a pause after empty ones stand in for long
+			// polling: the stand-in's long poll waits out the whole
+			// WaitTimeSeconds to fill a batch (real SQS returns as soon as
+			// a message is there), which adds that much latency and, with
+			// a visibility timeout as short, delivers a message twice in
+			// one batch.
+			WaitTimeSeconds: 0,
 			// The deprecated AttributeNames, because the SQS stand-in
 			// (local-aws-sqs 2.0.2) ignores MessageSystemAttributeNames; real
 			// SQS honours both.
@@ -104,6 +113,7 @@ func (c *Consumer) poll(ctx context.Context, inv Invoker) {
 			continue
 		}
 		if len(out.Messages) == 0 {
+			sleep(ctx, idlePoll)
 			continue
 		}
 		c.deliver(ctx, inv, out.Messages)

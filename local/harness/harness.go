@@ -386,7 +386,11 @@ func (h *Harness) serve(handler http.Handler, addr string) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// QueueDepth returns the messages waiting plus in flight in a queue.
+// QueueDepth returns how many messages a queue holds, waiting, in flight
+// or delayed. The stand-in counts in-flight messages in
+// ApproximateNumberOfMessages as well as in ...NotVisible, so the larger of
+// the two is its total (on real SQS that would be a lower bound; either way
+// it is zero exactly when the queue is empty).
 func (h *Harness) QueueDepth(ctx context.Context, queueURL string) (int, error) {
 	out, err := h.SQSClient.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(queueURL),
@@ -399,15 +403,17 @@ func (h *Harness) QueueDepth(ctx context.Context, queueURL string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("queue attributes of %s: %w", queueURL, err)
 	}
-	total := 0
-	for _, v := range out.Attributes {
+	count := map[sqstypes.QueueAttributeName]int{}
+	for name, v := range out.Attributes {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, fmt.Errorf("queue attribute %q: %w", v, err)
+			return 0, fmt.Errorf("queue attribute %s=%q: %w", name, v, err)
 		}
-		total += n
+		count[sqstypes.QueueAttributeName(name)] = n
 	}
-	return total, nil
+	return max(count[sqstypes.QueueAttributeNameApproximateNumberOfMessages],
+		count[sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible]) +
+		count[sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed], nil
 }
 
 // Close stops everything started, in reverse order, and waits for every
