@@ -32,7 +32,7 @@ import (
 
 // Every wait is bounded by one of these.
 const (
-	landWait  = 45 * time.Second // a queued object is in S3
+	landWait  = 60 * time.Second // a queued object is in S3, even after one redelivery
 	suiteWait = 4 * time.Minute
 )
 
@@ -217,10 +217,11 @@ func TestEndToEnd(t *testing.T) {
 	defer cancel()
 	dels := &deliveries{received: map[string]int{}, failed: map[string]int{}}
 	h, err := harness.Start(ctx, harness.Options{
-		// Short so a failed attempt is retried within the test's time;
-		// visibility stays above the timeout, as the stack's 6x rule ensures.
-		FunctionTimeout:   8 * time.Second,
-		VisibilityTimeout: 10 * time.Second,
+		// As short as the engine's 20 s stop margin allows, so a failed
+		// attempt is retried within the test's time; visibility stays above
+		// the timeout, which is what the stack's 6x rule ensures.
+		FunctionTimeout:   30 * time.Second,
+		VisibilityTimeout: 35 * time.Second,
 		Instances:         2,
 		// 5 MiB parts (the S3 minimum) make the 6 MiB object a multipart copy.
 		TransferEnv: []string{"PART_SIZE_MIB=5"},

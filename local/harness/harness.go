@@ -63,8 +63,10 @@ const (
 type Options struct {
 	// FrontAddr is where the front listens (default 127.0.0.1:0).
 	FrontAddr string
-	// FunctionTimeout is the transfer function's timeout. The stack uses
-	// 5 minutes; locally it is short so a failing attempt ends quickly.
+	// FunctionTimeout is the transfer function's timeout (default 60 s).
+	// The stack uses 5 minutes; locally it is shorter so a failing attempt
+	// ends quickly. It must leave room for the engine's stop margin (20 s
+	// before the deadline it stops starting parts).
 	FunctionTimeout time.Duration
 	// VisibilityTimeout is the queue's. The stack uses 6x the function
 	// timeout; locally anything above the function timeout keeps a retried
@@ -117,7 +119,7 @@ type Harness struct {
 // Start brings everything up and returns once the front answers.
 func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if opts.FunctionTimeout == 0 {
-		opts.FunctionTimeout = 20 * time.Second
+		opts.FunctionTimeout = 60 * time.Second
 	}
 	if opts.VisibilityTimeout == 0 {
 		opts.VisibilityTimeout = opts.FunctionTimeout + 10*time.Second

@@ -50,8 +50,8 @@ func run(started time.Time, addr string, verbose bool) error {
 	p := &printer{tap: nil}
 	opts := harness.Options{
 		FrontAddr:         freeOr(addr),
-		FunctionTimeout:   30 * time.Second,
-		VisibilityTimeout: 45 * time.Second,
+		FunctionTimeout:   60 * time.Second,
+		VisibilityTimeout: 75 * time.Second,
 		Instances:         2,
 		OnExchange:        p.exchange,
 		OnDelivery:        p.delivery,
@@ -245,11 +245,14 @@ func (p *printer) transferLog(entry map[string]any) {
 		p.println("copied %s %s in %s", key, human(int64(bytesCopied)), ms(seconds))
 	case "skipped":
 		p.println("skipped %s: already in S3", key)
+	case "raced":
+		p.println("skipped %s: a concurrent copy wrote it first", key)
+	case "source-missing":
+		p.println("nothing to copy for %s: gone from GCS", key)
+	case "suspended":
+		p.println("paused %s after %s: out of time, continues in the next invocation", key, human(int64(bytesCopied)))
 	default:
 		msg, _ := entry["error"].(string)
-		if msg == "" {
-			msg, _ = entry["msg"].(string)
-		}
 		p.println("%s %s: %s", outcome, key, msg)
 	}
 }
