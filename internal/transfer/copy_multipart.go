@@ -87,11 +87,12 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 		return res, err
 	}
 
-	full := uint32(0)
+	full, total := uint32(0), int64(0)
 	for _, p := range parts {
 		full = crc32cCombine(full, p.crc, p.size)
+		total += p.size
 	}
-	if err := verifyWhole(key, obj, full, obj.Size); err != nil {
+	if err := verifyWhole(key, obj, full, total); err != nil {
 		e.abort(ctx, key, uploadID)
 		return res, err
 	}
@@ -195,12 +196,11 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 	close(todo)
 
 	var (
-		mu        sync.Mutex
-		uploaded  int
-		bytesUp   int64
-		firstErr  error
-		outOfTime bool
-		wg        sync.WaitGroup
+		mu       sync.Mutex
+		uploaded int
+		bytesUp  int64
+		firstErr error
+		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -220,18 +220,12 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 					return
 				}
 				if !stopAt.IsZero() && time.Now().After(stopAt) {
-					mu.Lock()
-					outOfTime = true
-					mu.Unlock()
 					return
 				}
 				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i)
 				if err != nil {
-					if workCtx.Err() != nil && ctx.Err() == nil && context.Cause(workCtx) == context.DeadlineExceeded {
-						mu.Lock()
-						outOfTime = true
-						mu.Unlock()
-						return
+					if ctx.Err() == nil && context.Cause(workCtx) == context.DeadlineExceeded {
+						return // cancelled at the work deadline: the part is simply not done
 					}
 					fail(err)
 					return
@@ -248,11 +242,13 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 	if firstErr != nil {
 		return uploaded, bytesUp, firstErr
 	}
-	if outOfTime {
-		return uploaded, bytesUp, errOutOfTime
-	}
 	if err := ctx.Err(); err != nil {
 		return uploaded, bytesUp, err
+	}
+	for _, p := range parts {
+		if !p.done { // workers stopped for time (outOfTime, or the work deadline hit between parts)
+			return uploaded, bytesUp, errOutOfTime
+		}
 	}
 	return uploaded, bytesUp, nil
 }

@@ -207,24 +207,24 @@ func TestCopyRetriesInjectedErrorsAndDroppedConnections(t *testing.T) {
 	e.put(standin.GCSObject{Key: "flaky-small.txt", Content: small})
 	var heads int
 	var mu sync.Mutex
-	e.proxy.onRequest(func(n int, r *http.Request) fault {
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 		if r.Method == http.MethodHead {
 			mu.Lock()
 			defer mu.Unlock()
 			if heads++; heads%2 == 1 {
-				return fault{status: http.StatusServiceUnavailable} // every first HEAD of a key fails
+				return standin.Fault{Status: http.StatusServiceUnavailable} // every first HEAD of a key fails
 			}
-			return fault{}
+			return standin.Fault{}
 		}
 		switch n {
 		case 1, 2:
-			return fault{status: http.StatusInternalServerError}
+			return standin.Fault{Status: http.StatusInternalServerError}
 		case 3:
-			return fault{status: http.StatusTooManyRequests}
+			return standin.Fault{Status: http.StatusTooManyRequests}
 		case 4, 6:
-			return fault{dropAt: 1000} // connection cut mid-body
+			return standin.Fault{DropAt: 1000} // connection cut mid-body
 		}
-		return fault{}
+		return standin.Fault{}
 	})
 	eng := e.engine(func(c *Config) { c.PartConcurrency = 2 })
 	e.mustCopy(eng, "flaky.bin", OutcomeCopied)
@@ -239,11 +239,11 @@ func TestCopyGivesUpOnPersistentSourceErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	e.put(standin.GCSObject{Key: "down.bin", Content: randomBytes(2*minPartSize, 5)})
-	e.proxy.onRequest(func(n int, r *http.Request) fault {
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 		if n >= 2 {
-			return fault{status: http.StatusBadGateway}
+			return standin.Fault{Status: http.StatusBadGateway}
 		}
-		return fault{}
+		return standin.Fault{}
 	})
 	_, err := e.engine(nil).Copy(context.Background(), "down.bin", nil)
 	var se *SourceStatusError
@@ -258,7 +258,7 @@ func TestCopyChecksumMismatchWritesNothing(t *testing.T) {
 	e := newEnv(t, false)
 	eng := e.engine(nil)
 	wrong := "crc32c=" + encodeCRC32C(crc32.Checksum([]byte("something else"), castagnoli))
-	e.proxy.onRequest(func(n int, r *http.Request) fault { return fault{hash: wrong} })
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault { return standin.Fault{Hash: wrong} })
 	for _, key := range []string{"bad-crc/small", "bad-crc/multipart"} {
 		size := 100
 		if strings.HasSuffix(key, "multipart") {
@@ -273,8 +273,8 @@ func TestCopyChecksumMismatchWritesNothing(t *testing.T) {
 	}
 	// Bytes corrupted in transit (the origin's checksum is right).
 	e.put(standin.GCSObject{Key: "corrupted-in-flight", Content: randomBytes(2*minPartSize+5, 10)})
-	e.proxy.onRequest(func(n int, r *http.Request) fault {
-		return fault{flipByte: strings.HasPrefix(r.Header.Get("Range"), fmt.Sprintf("bytes=%d-", minPartSize))}
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		return standin.Fault{FlipByte: strings.HasPrefix(r.Header.Get("Range"), fmt.Sprintf("bytes=%d-", minPartSize))}
 	})
 	if _, err := eng.Copy(context.Background(), "corrupted-in-flight", nil); !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("corrupted part: want a checksum mismatch, got %v", err)
@@ -289,11 +289,11 @@ func TestCopySourceOverwrittenMidCopy(t *testing.T) {
 		old := randomBytes(4*minPartSize, 20)
 		e.put(standin.GCSObject{Key: "moving.bin", Content: old})
 		var once sync.Once
-		e.proxy.onRequest(func(n int, r *http.Request) fault {
+		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 			if n == 2 {
 				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: randomBytes(4*minPartSize, 21)}) })
 			}
-			return fault{}
+			return standin.Fault{}
 		})
 		res, err := e.engine(func(c *Config) { c.PartConcurrency = 1 }).Copy(context.Background(), "moving.bin", nil)
 		if versioned {
@@ -322,7 +322,7 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 		e.put(standin.GCSObject{Key: key, Content: data})
 		// Slow reads keep both copies in flight past each other's HEAD of
 		// the destination, so both reach the conditional write.
-		e.proxy.onRequest(func(n int, r *http.Request) fault { return fault{delay: 150 * time.Millisecond} })
+		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault { return standin.Fault{Delay: 150 * time.Millisecond} })
 		engines := []*Engine{e.engine(nil), e.engine(nil)}
 		outcomes := make([]Outcome, 2)
 		var wg sync.WaitGroup
@@ -361,7 +361,7 @@ func TestCompleteDoesNotOverwriteAnObjectWrittenMidCopy(t *testing.T) {
 	e := newEnv(t, false)
 	e.put(standin.GCSObject{Key: "late.bin", Content: randomBytes(2*minPartSize, 30)})
 	var once sync.Once
-	e.proxy.onRequest(func(n int, r *http.Request) fault {
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 		if n == 1 { // after the destination was found empty, someone else writes the key
 			once.Do(func() {
 				_, err := e.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &e.dstBucket, Key: aws.String("late.bin"), Body: strings.NewReader("winner")})
@@ -370,7 +370,7 @@ func TestCompleteDoesNotOverwriteAnObjectWrittenMidCopy(t *testing.T) {
 				}
 			})
 		}
-		return fault{}
+		return standin.Fault{}
 	})
 	e.mustCopy(e.engine(nil), "late.bin", OutcomeRaced)
 	got, _ := e.object("late.bin")

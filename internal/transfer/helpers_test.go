@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -68,7 +66,7 @@ type env struct {
 	srcBucket string
 	dstBucket string
 	s3        *s3.Client
-	proxy     *faultProxy
+	proxy     *standin.FaultProxy
 
 	mu          sync.Mutex
 	partUploads map[int32]int // successful UploadPart calls by part number
@@ -92,7 +90,7 @@ func newEnv(t *testing.T, versioned bool) *env {
 	e.s3 = s3Server.Client(func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, e.countUploadParts)
 	})
-	e.proxy = newFaultProxy(t, gcsServer.URL)
+	e.proxy = standin.NewFaultProxy(t, gcsServer.URL)
 	return e
 }
 
@@ -222,93 +220,4 @@ func randomBytes(n int, seed uint64) []byte {
 		b[i] = byte(rng.Uint32())
 	}
 	return b
-}
-
-// faultProxy relays requests to fake-gcs; before tells it, per request,
-// what to do instead of (or before) relaying.
-type faultProxy struct {
-	URL      string
-	upstream string
-	client   *http.Client
-
-	mu     sync.Mutex
-	before func(n int, r *http.Request) fault
-	gets   int
-}
-
-type fault struct {
-	status   int           // answer with this status instead of relaying
-	dropAt   int64         // relay this many body bytes, then cut the connection
-	delay    time.Duration // wait before relaying
-	flipByte bool          // corrupt one byte of the body
-	hash     string        // replace X-Goog-Hash (a lying origin)
-}
-
-func newFaultProxy(t *testing.T, upstream string) *faultProxy {
-	p := &faultProxy{upstream: upstream, client: NewSourceHTTPClient()}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
-	return p
-}
-
-// onRequest installs the fault plan; n counts GETs from 1 (HEADs get n=0).
-func (p *faultProxy) onRequest(f func(n int, r *http.Request) fault) {
-	p.mu.Lock()
-	p.before = f
-	p.mu.Unlock()
-}
-
-func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	n := 0
-	if r.Method == http.MethodGet {
-		p.gets++
-		n = p.gets
-	}
-	before := p.before
-	p.mu.Unlock()
-	var f fault
-	if before != nil {
-		f = before(n, r)
-	}
-	if f.delay > 0 {
-		time.Sleep(f.delay)
-	}
-	if f.status != 0 {
-		http.Error(w, "injected", f.status)
-		return
-	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+r.URL.RequestURI(), nil)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	req.Header = r.Header.Clone()
-	resp, err := p.client.Do(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	if f.hash != "" {
-		w.Header().Set("X-Goog-Hash", f.hash)
-	}
-	w.WriteHeader(resp.StatusCode)
-	body := io.Reader(resp.Body)
-	if f.dropAt > 0 {
-		io.CopyN(w, body, f.dropAt)
-		panic(http.ErrAbortHandler) // closes the connection mid-body
-	}
-	if f.flipByte {
-		b, _ := io.ReadAll(body)
-		if len(b) > 0 {
-			b[len(b)/2] ^= 0xff
-		}
-		body = bytes.NewReader(b)
-	}
-	io.Copy(w, body)
 }

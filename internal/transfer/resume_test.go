@@ -1,0 +1,99 @@
+package transfer
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
+)
+
+// suspendMidCopy runs a copy of key against slowed source reads with a
+// deadline that cannot be met, and returns the suspended result.
+func suspendMidCopy(t *testing.T, e *env, eng *Engine, key string) Result {
+	t.Helper()
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		if r.Method == http.MethodGet {
+			return standin.Fault{Delay: 250 * time.Millisecond}
+		}
+		return standin.Fault{}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, err := eng.Copy(ctx, key, nil)
+	e.proxy.OnRequest(nil)
+	if err != nil {
+		t.Fatalf("copy against the deadline: %v", err)
+	}
+	if res.Outcome != OutcomeSuspended || res.Resume == nil {
+		t.Fatalf("outcome %q resume %+v, want suspended with a resume point", res.Outcome, res.Resume)
+	}
+	return res
+}
+
+func TestCopyResumesAfterDeadlineWithoutResendingParts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	const parts = 13
+	data := randomBytes((parts-1)*minPartSize+7, 40)
+	gen := e.put(standin.GCSObject{Key: "resume/big.bin", Content: data, ContentType: "video/mp4"})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = time.Second })
+
+	first := suspendMidCopy(t, e, eng, "resume/big.bin")
+	if first.Parts == 0 || first.Parts >= parts {
+		t.Fatalf("first invocation uploaded %d of %d parts; the test needs a partial copy", first.Parts, parts)
+	}
+	if first.Resume.Generation != gen || first.Resume.PartSize != minPartSize {
+		t.Fatalf("resume point %+v, want generation %s and part size %d", first.Resume, gen, minPartSize)
+	}
+	listed, err := e.s3.ListParts(context.Background(), &s3.ListPartsInput{Bucket: &e.dstBucket, Key: &first.Key, UploadId: &first.Resume.UploadID})
+	if err != nil {
+		t.Fatalf("the suspended upload must survive: %v", err)
+	}
+	if len(listed.Parts) != first.Parts {
+		t.Fatalf("S3 lists %d parts, the engine reported %d", len(listed.Parts), first.Parts)
+	}
+
+	callsBefore := e.uploadCalls.Load()
+	second, err := eng.Copy(context.Background(), "resume/big.bin", first.Resume)
+	if err != nil || second.Outcome != OutcomeCopied {
+		t.Fatalf("resumed copy: outcome %q, error %v", second.Outcome, err)
+	}
+	if calls := e.uploadCalls.Load() - callsBefore; calls != int64(parts-first.Parts) || second.Parts != parts-first.Parts {
+		t.Fatalf("resumed copy sent %d UploadPart calls (reported %d parts), want only the %d missing", calls, second.Parts, parts-first.Parts)
+	}
+	e.mu.Lock()
+	for n := int32(1); n <= parts; n++ {
+		if e.partUploads[n] != 1 {
+			t.Errorf("part %d uploaded %d times, want exactly once", n, e.partUploads[n])
+		}
+	}
+	e.mu.Unlock()
+	got, head := e.object("resume/big.bin")
+	assertSameBytes(t, got, data)
+	if *head.ContentType != "video/mp4" || head.Metadata[SourceGenerationMetadataKey] != gen {
+		t.Fatalf("metadata lost across invocations: %q %v", *head.ContentType, head.Metadata)
+	}
+	e.assertNoUploads("resume/big.bin")
+}
+
+func TestResumeAfterSourceOverwriteStartsOverWithTheNewVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.put(standin.GCSObject{Key: "resume/moved.bin", Content: randomBytes(12*minPartSize+1, 50)})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = time.Second })
+	first := suspendMidCopy(t, e, eng, "resume/moved.bin")
+
+	newer := randomBytes(3*minPartSize+1, 51)
+	gen := e.put(standin.GCSObject{Key: "resume/moved.bin", Content: newer})
+	res, err := eng.Copy(context.Background(), "resume/moved.bin", first.Resume)
+	if err != nil || res.Outcome != OutcomeCopied || res.Generation != gen {
+		t.Fatalf("outcome %q generation %s error %v, want the new generation %s copied", res.Outcome, res.Generation, err, gen)
+	}
+	got, _ := e.object("resume/moved.bin")
+	assertSameBytes(t, got, newer)
+	e.assertNoUploads("resume/moved.bin") // the stale upload was aborted
+}

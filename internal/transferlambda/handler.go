@@ -1,0 +1,209 @@
+package transferlambda
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/backtoorigin/backtoorigin/internal/transfer"
+)
+
+// Copier copies one key; *transfer.Engine is the real one.
+type Copier interface {
+	Copy(ctx context.Context, key string, resume *transfer.Resume) (transfer.Result, error)
+}
+
+// Queue sends messages; *sqs.Client is the real one.
+type Queue interface {
+	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+var (
+	_ Copier = (*transfer.Engine)(nil)
+	_ Queue  = (*sqs.Client)(nil)
+)
+
+// Handler processes SQS batches of transfer messages.
+type Handler struct {
+	Copier             Copier
+	Queue              Queue
+	QueueURL           string // continuations go here
+	DeadLetterQueueURL string // malformed messages go here
+	BatchConcurrency   int    // message groups copied at once (default 1)
+	Logger             *slog.Logger
+}
+
+// OutcomeMalformed is logged for messages moved to the dead-letter queue.
+const OutcomeMalformed transfer.Outcome = "malformed"
+
+// DeadLetter is the body of a message moved to the dead-letter queue: the
+// reason beside the original body, so a person can see both at once.
+type DeadLetter struct {
+	Reason    string `json:"reason"`
+	MessageID string `json:"messageId"`
+	Body      string `json:"body"`
+}
+
+// ReasonAttribute is the dead-letter message attribute holding the reason.
+const ReasonAttribute = "reason"
+
+// maxDeadLetterBody keeps the wrapper under SQS's 256 KiB message limit.
+const maxDeadLetterBody = 200 << 10
+
+// Handle copies the batch's objects and reports the records that must be
+// retried. Records of one message group (one key) run in order, and once
+// one fails the rest of its group is reported failed unprocessed, keeping
+// FIFO order; different groups run concurrently.
+func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+	var groups [][]events.SQSMessage
+	index := map[string]int{}
+	for _, r := range event.Records {
+		g := r.Attributes["MessageGroupId"]
+		i, ok := index[g]
+		if !ok || g == "" {
+			i = len(groups)
+			index[g] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+
+	var (
+		mu       sync.Mutex
+		failures []events.SQSBatchItemFailure
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, max(h.BatchConcurrency, 1))
+	)
+	for _, group := range groups {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			for i, r := range group {
+				if err := h.handleRecord(ctx, r); err != nil {
+					mu.Lock()
+					for _, rest := range group[i:] {
+						failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// handleRecord returns an error only when the record must be redelivered.
+func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
+	msg, err := transfer.ParseMessage(r.Body)
+	if err != nil {
+		start := time.Now()
+		sendErr := h.deadLetter(ctx, r, err.Error())
+		transfer.LogResult(ctx, h.logger(), transfer.Result{Outcome: OutcomeMalformed, Duration: time.Since(start)}, err)
+		if sendErr != nil {
+			// Never drop it: let SQS redeliver (and redrive it in the end).
+			h.logger().ErrorContext(ctx, "could not move malformed message to the dead-letter queue", "messageId", r.MessageId, "error", sendErr)
+			return sendErr
+		}
+		return nil
+	}
+
+	res, err := h.Copier.Copy(ctx, msg.Key, msg.Resume)
+	if err != nil {
+		return err // logged by the engine
+	}
+	if res.Outcome != transfer.OutcomeSuspended {
+		return nil
+	}
+	next := msg
+	next.Resume = res.Resume
+	if err := h.continuation(ctx, next); err != nil {
+		h.logger().ErrorContext(ctx, "could not enqueue continuation; the message will be redelivered", "key", msg.Key, "error", err)
+		return err
+	}
+	return nil
+}
+
+// continuation re-enqueues a suspended copy. Same group as the key, so it
+// queues behind the current message; a fresh deduplication id, so FIFO's
+// five-minute deduplication does not swallow it.
+func (h *Handler) continuation(ctx context.Context, m transfer.Message) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode continuation: %w", err)
+	}
+	group := transfer.KeyHash(m.Key)
+	// Sending must not fail because the invocation's time is nearly up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err = h.Queue.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:               &h.QueueURL,
+		MessageBody:            aws.String(string(body)),
+		MessageGroupId:         aws.String(group),
+		MessageDeduplicationId: aws.String(group + "-" + randomSuffix()),
+	})
+	if err != nil {
+		return fmt.Errorf("send continuation for %q: %w", m.Key, err)
+	}
+	return nil
+}
+
+func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, reason string) error {
+	body := r.Body
+	if len(body) > maxDeadLetterBody {
+		body = body[:maxDeadLetterBody]
+	}
+	wrapped, err := json.Marshal(DeadLetter{Reason: reason, MessageID: r.MessageId, Body: body})
+	if err != nil {
+		return fmt.Errorf("encode dead letter: %w", err)
+	}
+	// Deduplicate on the message id: a redelivery of the same bad message
+	// is not filed twice. One group: malformed messages have no usable key.
+	dedup := transfer.KeyHash("malformed\x00" + r.MessageId)
+	_, err = h.Queue.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:               &h.DeadLetterQueueURL,
+		MessageBody:            aws.String(string(wrapped)),
+		MessageGroupId:         aws.String("malformed"),
+		MessageDeduplicationId: aws.String(dedup),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			ReasonAttribute: {DataType: aws.String("String"), StringValue: aws.String(truncate(reason, 1024))},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("send to dead-letter queue: %w", err)
+	}
+	return nil
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func randomSuffix() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return hex.EncodeToString(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
