@@ -42,6 +42,7 @@ type config struct {
 	minio       string
 	rclone      string
 	keepTemp    bool
+	profileDir  string
 }
 
 func main() {
@@ -63,10 +64,12 @@ func parseFlags() (config, error) {
 	sizes := flag.String("sizes", "16MiB,256MiB,1GiB", "comma-separated object sizes (B, KiB, MiB, GiB)")
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
-	flag.IntVar(&cfg.runs, "runs", 1, "runs per contender and size; the table shows the median by time")
-	contenders := flag.String("contenders", "engine,rclone,ceiling", "which to run: engine, rclone, ceiling")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs per contender and size; the table shows the median by time")
+	contenders := flag.String("contenders", "engine,rclone,ceiling",
+		"which to run: engine, rclone, ceiling, and engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")
 	flag.BoolVar(&cfg.keepTemp, "keep-temp", false, "keep the temporary folder (MinIO data, built helpers) for inspection")
 	flag.Parse()
 
@@ -90,8 +93,8 @@ func parseFlags() (config, error) {
 	}
 	for _, c := range strings.Split(*contenders, ",") {
 		c = strings.TrimSpace(c)
-		if !slices.Contains([]string{"engine", "rclone", "ceiling"}, c) {
-			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, rclone, ceiling)", c)
+		if !slices.Contains([]string{"engine", "engine-unsigned", "rclone", "ceiling"}, c) {
+			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, engine-unsigned, rclone, ceiling)", c)
 		}
 		cfg.contenders = append(cfg.contenders, c)
 	}
@@ -100,6 +103,7 @@ func parseFlags() (config, error) {
 
 func run(ctx context.Context, cfg config) error {
 	began := time.Now()
+	loadBefore := loadAverage()
 	root, err := standin.ModuleRoot()
 	if err != nil {
 		return err
@@ -167,7 +171,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		rows = append(rows, r)
 	}
-	printReport(os.Stdout, cfg, rows, env.rcloneVersion(ctx), time.Since(began))
+	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began)})
 	return nil
 }
 
@@ -175,7 +179,7 @@ func run(ctx context.Context, cfg config) error {
 // binary (no `go run` compile in the timing, no go toolchain in the RSS).
 func buildHelpers(ctx context.Context, root, binDir string, contenders []string) (map[string]string, error) {
 	pkgs := map[string]string{"peakrss": "./bench/peakrss"}
-	if slices.Contains(contenders, "engine") {
+	if slices.Contains(contenders, "engine") || slices.Contains(contenders, "engine-unsigned") {
 		pkgs["enginecopy"] = "./bench/enginecopy"
 	}
 	if slices.Contains(contenders, "ceiling") {

@@ -55,6 +55,7 @@ func seedSource(gcs *standin.GCS, sizes []int64) ([]sourceObject, error) {
 // Contender names, in the order the table shows them.
 const (
 	cEngine   = "engine"
+	cUnsigned = "engine, unsigned payload"
 	cRclone   = "rclone copyurl"
 	cGet      = "ceiling GET"
 	cPut      = "ceiling PUT"
@@ -69,6 +70,8 @@ type measurement struct {
 	CPUChild    float64
 	CPUMinIO    float64
 	CPUFakeGCS  float64
+	CPUOther    float64 // machine-wide busy time not spent by the bench
+	InnerSecs   float64 // the engine's time inside Copy (no process start, no SDK setup)
 	HasRSS      bool
 	Informative bool
 }
@@ -97,7 +100,10 @@ func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeRe
 			var err error
 			switch c {
 			case "engine":
-				err = e.measureOne(ctx, obj, cEngine, []childSpec{e.engineSpec(obj)}, true, runs)
+				err = e.measureOne(ctx, obj, cEngine, []childSpec{e.engineSpec(obj, "engine")}, true, runs)
+			case "engine-unsigned":
+				spec := e.engineSpec(obj, "engine-unsigned", "-unsigned-payload")
+				err = e.measureOne(ctx, obj, cUnsigned, []childSpec{spec}, true, runs)
 			case "rclone":
 				err = e.measureOne(ctx, obj, cRclone, []childSpec{e.rcloneSpec(obj)}, true, runs)
 			case "ceiling":
@@ -159,7 +165,12 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 	for _, c := range g.Children {
 		m.CPUChild += c.CPUSeconds
 		m.MaxRSSKiB = max(m.MaxRSSKiB, c.MaxRSSKiB)
+		if c.Reported != nil && len(g.Children) == 1 {
+			m.InnerSecs = float64(c.Reported.EndUnixNano-c.Reported.StartUnixNano) / 1e9
+		}
 	}
+	// Children's preparation before "go" is outside the window but inside neither term.
+	m.CPUOther = max(0, g.MachineCPUSeconds-m.CPUChild-m.CPUMinIO-m.CPUFakeGCS)
 	m.Informative = name == cTogether
 	runs[name] = append(runs[name], m)
 	return nil
@@ -187,15 +198,20 @@ func (e *environment) baseEnv() []string {
 	}
 }
 
-func (e *environment) engineSpec(obj sourceObject) childSpec {
-	return childSpec{
-		Name: cEngine, Path: e.helpers["enginecopy"], Env: e.baseEnv(),
-		Args: []string{
-			"-source-endpoint", e.sourceEndpoint, "-source-bucket", sourceBucket,
-			"-dest-bucket", destBucket, "-key", obj.Key,
-			"-part-size", strconv.FormatInt(e.cfg.partSize, 10), "-concurrency", strconv.Itoa(e.cfg.concurrency),
-		},
+func (e *environment) engineSpec(obj sourceObject, profileName string, extraArgs ...string) childSpec {
+	args := []string{
+		"-source-endpoint", e.sourceEndpoint, "-source-bucket", sourceBucket,
+		"-dest-bucket", destBucket, "-key", obj.Key,
+		"-part-size", strconv.FormatInt(e.cfg.partSize, 10), "-concurrency", strconv.Itoa(e.cfg.concurrency),
 	}
+	if e.cfg.profileDir != "" {
+		args = append(args, "-cpuprofile", e.profilePath(profileName, obj))
+	}
+	return childSpec{Name: profileName, Path: e.helpers["enginecopy"], Env: e.baseEnv(), Args: append(args, extraArgs...), ReportsInner: true}
+}
+
+func (e *environment) profilePath(contender string, obj sourceObject) string {
+	return filepath.Join(e.cfg.profileDir, contender+"-"+strings.ReplaceAll(formatSize(obj.Size), " ", "")+".pprof")
 }
 
 func (e *environment) ceilingGetSpec(obj sourceObject) childSpec {
@@ -250,6 +266,9 @@ func (e *environment) rcloneSpec(obj sourceObject) childSpec {
 		"--config", filepath.Join(e.tmp, "rclone.conf"),
 		"--log-level", "ERROR",
 	}, rcloneFlags(e.cfg)...)
+	if e.cfg.profileDir != "" {
+		args = append(args, "--cpuprofile", e.profilePath("rclone", obj))
+	}
 	return childSpec{Name: cRclone, Path: e.cfg.rclone, Args: args, Env: env}
 }
 

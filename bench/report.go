@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -10,19 +11,21 @@ import (
 )
 
 // printReport writes the settings, the one table and the goals of issue 4.
-func printReport(w io.Writer, cfg config, rows []sizeResult, rclone string, elapsed time.Duration) {
+func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 	fmt.Fprintf(w, "\nGCS (fake-gcs-server, in process) -> S3 (MinIO) on 127.0.0.1, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(w, "load average (1, 5, 15 min) before the run: %s, after: %s\n", info.loadBefore, loadAverage())
 	fmt.Fprintf(w, "part size %s, concurrency %d, runs per cell %d (median by time)\n", formatSize(cfg.partSize), cfg.concurrency, cfg.runs)
-	if rclone != "" {
-		fmt.Fprintf(w, "rclone: %s: copyurl %s\n", rclone, strings.Join(rcloneFlags(cfg), " "))
+	if info.rclone != "" {
+		fmt.Fprintf(w, "rclone: %s: copyurl %s\n", info.rclone, strings.Join(rcloneFlags(cfg), " "))
 	}
 	fmt.Fprintln(w, "MB/s = 10^6 bytes/s; engine and rclone are timed exec to exit, ceiling halves from their own go signal;")
-	fmt.Fprintln(w, "CPU s = user+system seconds of the contender, of MinIO, and of this process (fake-gcs serving) during the run.")
+	fmt.Fprintln(w, "CPU s = user+system seconds of the contender, of MinIO, of this process (fake-gcs serving), and of anything")
+	fmt.Fprintln(w, "else on the machine during the run (\"other\": builds and tests of others; large values make that row suspect).")
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO\tCPU s fake-gcs\t")
-	order := []string{cEngine, cRclone, cGet, cPut, cCeiling, cTogether}
+	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO\tCPU s fake-gcs\tCPU s other\t")
+	order := []string{cEngine, cUnsigned, cRclone, cGet, cPut, cCeiling, cTogether}
 	for _, r := range rows {
 		rc, hasRclone := r.Results[cRclone]
 		ceil, hasCeil := r.Results[cCeiling]
@@ -37,8 +40,8 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, rclone string, elap
 				size, first = formatSize(r.Size), false
 			}
 			vsRclone, vsCeil := "", ""
-			if name == cEngine || name == cRclone {
-				if hasRclone && name == cEngine {
+			if name == cEngine || name == cUnsigned || name == cRclone {
+				if hasRclone && name != cRclone {
 					vsRclone = fmt.Sprintf("%.2f", rc.Seconds/m.Seconds)
 				}
 				if hasCeil {
@@ -50,9 +53,9 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, rclone string, elap
 				rss = fmt.Sprintf("%.0f", float64(m.MaxRSSKiB)/1024)
 			}
 			if name != cCeiling {
-				cpu = fmt.Sprintf("%.2f\t%.2f\t%.2f", m.CPUChild, m.CPUMinIO, m.CPUFakeGCS)
+				cpu = fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f", m.CPUChild, m.CPUMinIO, m.CPUFakeGCS, m.CPUOther)
 			} else {
-				cpu = "\t\t"
+				cpu = "\t\t\t"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n", size, name, m.Seconds, m.MBps(r.Size), vsRclone, vsCeil, rss, cpu)
 		}
@@ -60,7 +63,46 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, rclone string, elap
 	tw.Flush()
 	fmt.Fprintln(w)
 	printGoals(w, cfg, rows)
-	fmt.Fprintf(w, "\nwhole run (build, MinIO start, seeding, every copy and check): %s\n", elapsed.Round(time.Second))
+	printInner(w, rows)
+	fmt.Fprintf(w, "\nwhole run (build, MinIO start, seeding, every copy and check): %s\n", info.elapsed.Round(time.Second))
+}
+
+type runInfo struct {
+	rclone     string // rclone's version line, empty when it did not run
+	loadBefore string
+	elapsed    time.Duration
+}
+
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	return strings.Join(f[:3], " ")
+}
+
+// printInner separates the fixed cost of a run (process start, SDK setup) from the
+// copy: it dominates small objects and is the same for any size.
+func printInner(w io.Writer, rows []sizeResult) {
+	header := false
+	for _, r := range rows {
+		for _, name := range []string{cEngine, cUnsigned} {
+			m, ok := r.Results[name]
+			if !ok || m.InnerSecs <= 0 {
+				continue
+			}
+			if !header {
+				fmt.Fprintln(w, "\nengine time inside Copy() alone (the rest of its seconds is process start and SDK setup):")
+				header = true
+			}
+			line := fmt.Sprintf("  %-8s %-26s %.2f s of %.2f s, %.1f MB/s", formatSize(r.Size), name, m.InnerSecs, m.Seconds, float64(r.Size)/1e6/m.InnerSecs)
+			if c, ok := r.Results[cCeiling]; ok {
+				line += fmt.Sprintf(", %.2fx ceiling", c.Seconds/m.InnerSecs)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 }
 
 // printGoals checks issue 4's targets against the rows that were measured.
