@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -59,13 +61,22 @@ func (d *destination) clear(ctx context.Context, bucket, key string) error {
 }
 
 // verify reads the copy back and compares its size and SHA-256 with the source's, so no
-// number is printed for a copy that is not exact.
-func (d *destination) verify(ctx context.Context, bucket, key string, size int64, sum [sha256.Size]byte) error {
+// number is printed for a copy that is not exact. It also checks the part count in the
+// multipart ETag ("...-N"): a contender that silently used another part size (a
+// misread rclone flag) would otherwise be compared on unequal terms.
+func (d *destination) verify(ctx context.Context, bucket, key string, size, partSize int64, sum [sha256.Size]byte) error {
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return fmt.Errorf("read back s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
+	wantParts := int64(0) // a single PutObject has a plain ETag
+	if size > partSize {
+		wantParts = (size + partSize - 1) / partSize
+	}
+	if got := etagParts(aws.ToString(out.ETag)); got != wantParts {
+		return fmt.Errorf("s3://%s/%s: ETag %s says %d parts, want %d (part size %d)", bucket, key, aws.ToString(out.ETag), got, wantParts, partSize)
+	}
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, out.Body, make([]byte, 1<<20))
 	if err != nil {
@@ -78,4 +89,17 @@ func (d *destination) verify(ctx context.Context, bucket, key string, size int64
 		return fmt.Errorf("s3://%s/%s: SHA-256 %x differs from the source's %x", bucket, key, got, sum)
 	}
 	return nil
+}
+
+// etagParts returns N from a multipart ETag "hex-N", 0 for a single-part ETag.
+func etagParts(etag string) int64 {
+	_, n, ok := strings.Cut(strings.Trim(etag, `"`), "-")
+	if !ok {
+		return 0
+	}
+	parts, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return parts
 }

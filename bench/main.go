@@ -84,8 +84,8 @@ func parseFlags() (config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if ps < 5<<20 {
-		return cfg, fmt.Errorf("-part-size %s: S3 parts must be at least 5 MiB", *partSize)
+	if ps < 5<<20 || ps%1024 != 0 {
+		return cfg, fmt.Errorf("-part-size %s: want at least 5 MiB (S3's minimum) in whole KiB (rclone's unit)", *partSize)
 	}
 	cfg.partSize = ps
 	if cfg.concurrency < 1 || cfg.runs < 1 {

@@ -154,7 +154,7 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 		}
 	}
 	if writes {
-		if err := e.dest.verify(ctx, destBucket, obj.Key, obj.Size, obj.SHA256); err != nil {
+		if err := e.dest.verify(ctx, destBucket, obj.Key, obj.Size, e.cfg.partSize, obj.SHA256); err != nil {
 			return err
 		}
 		if err := e.dest.clear(ctx, destBucket, obj.Key); err != nil {
@@ -237,13 +237,16 @@ func (e *environment) ceilingPutSpec(obj sourceObject) childSpec {
 	}
 }
 
-// rcloneFlags are rclone's knobs set to the engine's part size and concurrency. The
-// cutoff equals the part size so both switch to multipart at the same size.
+// rcloneFlags are rclone's knobs set to the engine's part size and concurrency. rclone
+// goes multipart at size >= cutoff while the engine does at size > part size, so the
+// cutoff is 1 KiB above the part size. Sizes are given in KiB ("k"): rclone reads a bare
+// number as KiB and misreads a "B" suffix here (1.60 went multipart with a cutoff of
+// "16777217B" for a 16 MiB object); verify checks the part count of every copy.
 func rcloneFlags(cfg config) []string {
-	kib := strconv.FormatInt(cfg.partSize/1024, 10) + "k" // rclone's "k" is KiB
+	kib := cfg.partSize / 1024 // parseFlags makes the part size a whole number of KiB
 	return []string{
-		"--s3-chunk-size", kib,
-		"--s3-upload-cutoff", kib,
+		"--s3-chunk-size", strconv.FormatInt(kib, 10) + "k",
+		"--s3-upload-cutoff", strconv.FormatInt(kib+1, 10) + "k",
 		"--s3-upload-concurrency", strconv.Itoa(cfg.concurrency),
 		"--s3-no-check-bucket", // the bucket exists; the engine does not probe it either
 	}
