@@ -65,7 +65,7 @@ func parseFlags() (config, error) {
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs per contender and size; the table shows the median by time")
-	contenders := flag.String("contenders", "engine,rclone,ceiling",
+	contenders := flag.String("contenders", "engine,engine-unsigned,rclone,ceiling",
 		"which to run: engine, rclone, ceiling, and engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
