@@ -46,7 +46,7 @@ func apiCode(err error) string {
 
 func newBucket(t *testing.T) (*S3Server, *s3.Client, string) {
 	t.Helper()
-	srv := NewS3(t)
+	srv := NewS3(t) // STANDIN_S3=minio checks MinIO instead
 	ctx := context.Background()
 	if err := srv.CreateBucket(ctx, "rules"); err != nil {
 		t.Fatal(err)
