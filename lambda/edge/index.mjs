@@ -27,12 +27,13 @@ const REMEMBER_MS = 60_000;
  *   (throws TypeError when invalid).
  * deps (all optional): sqsClient (anything with send(command, {abortSignal})),
  *   sqsClientConfig (merged into the bounded default client's config), queueUrl,
- *   log(entry), now() in ms, rememberKeys, rememberMs.
+ *   log(entry), now() in ms, rememberKeys, rememberMs, sendDeadlineMs.
  */
 export function createHandler(settings, deps = {}) {
   const config = validateSettings(settings);
   const log = deps.log ?? logJson;
   const recent = new RecentKeys(deps.rememberKeys ?? REMEMBER_KEYS, deps.rememberMs ?? REMEMBER_MS, deps.now ?? Date.now);
+  const sendDeadlineMs = deps.sendDeadlineMs ?? SEND_DEADLINE_MS;
   let sqs = deps.sqsClient;
   let queueUrl = deps.queueUrl;
 
@@ -90,7 +91,7 @@ export function createHandler(settings, deps = {}) {
     try {
       const sent = await withDeadline(
         (abortSignal) => sqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageGroupId: id, MessageDeduplicationId: id }), { abortSignal }),
-        SEND_DEADLINE_MS,
+        sendDeadlineMs,
       );
       recent.confirm(id);
       log({ level: "info", msg: "queued", key, messageId: sent?.MessageId, requestId });
@@ -208,11 +209,11 @@ class RecentKeys {
     this.#entries.delete(id);
   }
 
+  // Expired entries are not swept: they are harmless until the bound pushes them out.
   #put(id, expiry) {
     this.#entries.delete(id);
-    const now = this.#now();
-    for (const [oldId, oldExpiry] of this.#entries) {
-      if (oldExpiry > now && this.#entries.size < this.#maxKeys) break;
+    for (const oldId of this.#entries.keys()) {
+      if (this.#entries.size < this.#maxKeys) break;
       this.#entries.delete(oldId);
     }
     this.#entries.set(id, expiry);
@@ -228,14 +229,15 @@ function validateSettings(s) {
     problems.push(`queueRegion ${JSON.stringify(s?.queueRegion)} is not a region`);
   }
   if (typeof s?.gcsDomainName !== "string" || s.gcsDomainName === "") problems.push("gcsDomainName must be a host name");
-  const isRuleList = (list) => Array.isArray(list) && list.every((rule) => typeof rule === "string" && rule !== "");
-  // An empty suffix would exclude every key; an empty list means "no rule".
+  // An empty list means "no rule", and so does a missing one (Go marshals a nil slice as
+  // null); an empty suffix would exclude every key.
+  const isRuleList = (list) => list == null || (Array.isArray(list) && list.every((rule) => typeof rule === "string" && rule !== ""));
   if (!isRuleList(s?.includePrefixes)) problems.push("includePrefixes must be a list of non-empty strings");
   if (!isRuleList(s?.excludeSuffixes)) problems.push("excludeSuffixes must be a list of non-empty strings");
   if (problems.length > 0) throw new TypeError(`invalid edge settings: ${problems.join("; ")}`);
 
-  const includePrefixes = [...s.includePrefixes];
-  const excludeSuffixes = [...s.excludeSuffixes];
+  const includePrefixes = [...(s.includePrefixes ?? [])];
+  const excludeSuffixes = [...(s.excludeSuffixes ?? [])];
   return Object.freeze({
     queueName: s.queueName,
     queueRegion: s.queueRegion,

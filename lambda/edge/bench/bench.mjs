@@ -4,7 +4,7 @@
 import { loadavg, availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { createHandler } from "../index.mjs";
-import { originResponse, startSqsStandIn, CONTEXT } from "../test/helpers.mjs";
+import { originResponse, startSqsStandIn, CONTEXT, TEST_CREDENTIALS } from "../test/helpers.mjs";
 
 const PASS_THROUGH_GOAL_MS = 0.05;
 const ENQUEUE_P99_GOAL_MS = 20;
@@ -47,7 +47,7 @@ try {
   };
   const handler = createHandler(
     { queueName: queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] },
-    { sqsClientConfig: sqs.clientConfig, log },
+    { sqsClientConfig: { endpoint: sqs.endpoint, credentials: TEST_CREDENTIALS }, log },
   );
 
   const s3Hit = () => originResponse("s3");

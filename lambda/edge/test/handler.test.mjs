@@ -28,7 +28,7 @@ after(async () => {
 async function run(event, { settings = {}, deps = {}, context = CONTEXT } = {}) {
   const queue = await sqs.createQueue();
   const { entries, log } = captureLog();
-  const handler = createHandler({ ...baseSettings, queueName: queue.name, ...settings }, { sqsClientConfig: sqs.clientConfig, log, ...deps });
+  const handler = createHandler({ ...baseSettings, queueName: queue.name, ...settings }, { ...sqs.handlerDeps, log, ...deps });
   const sendsBefore = sqs.sends.length;
   const expected = structuredClone(responseOf(event));
 
@@ -213,6 +213,11 @@ test("include prefixes and exclude suffixes decide which keys are queued", async
   await assertNothingQueued(originResponse("gcs", { uri: "/img%2Fupload.part" }), { settings });
 });
 
+test("rule lists that are null (a nil Go slice) or missing mean every key", async () => {
+  await assertQueued(originResponse("gcs"), full("img/cat.png"), { settings: { includePrefixes: null, excludeSuffixes: null } });
+  await assertQueued(originResponse("gcs"), full("img/cat.png"), { settings: { includePrefixes: undefined, excludeSuffixes: undefined } });
+});
+
 test("an injected queue URL wins over the one built from the function ARN", async () => {
   const injected = await sqs.createQueue();
   const { messages } = await run(originResponse("gcs"), { deps: { queueUrl: injected.url } });
@@ -232,7 +237,7 @@ test("no account id in the context and no injected URL: nothing sent, one error 
 });
 
 test("a malformed event is returned as it is, without throwing", async () => {
-  const handler = createHandler(baseSettings, { sqsClientConfig: sqs.clientConfig, log: () => {} });
+  const handler = createHandler(baseSettings, { ...sqs.handlerDeps, log: () => {} });
   assert.equal(await handler({}, CONTEXT), undefined);
   const noResponse = { Records: [{ cf: { request: { origin: { custom: { domainName: "storage.googleapis.com" } } } } }] };
   assert.equal(await handler(noResponse, CONTEXT), undefined);

@@ -73,14 +73,23 @@ export const responseOf = (event) => event.Records[0].cf.response;
 let queueCounter = 0;
 export const uniqueQueueName = (prefix = "t") => `${prefix}-${process.pid}-${++queueCounter}.fifo`;
 
-/** Starts local-aws-sqs on 127.0.0.1:<free port> and counts the SendMessage calls it sees. */
+/**
+ * Starts local-aws-sqs on 127.0.0.1:<free port> and records the SendMessage calls that
+ * reach it. `sends` holds one entry per SDK call (its retries share the
+ * amz-sdk-invocation-id header), so a retry under load is not mistaken for a second call.
+ */
 export async function startSqsStandIn() {
   const server = await createSqsServer({ port: 0, hostname: "127.0.0.1", emulateQueueCreationLifecycle: false });
   const sends = [];
+  const seen = new Set();
   // Observes requests next to the stand-in's own handler: what reached the server, not
   // what the client believes it sent.
   server.on("request", (req) => {
-    if (req.headers["x-amz-target"] === "AmazonSQS.SendMessage") sends.push({ authorization: req.headers.authorization });
+    if (req.headers["x-amz-target"] !== "AmazonSQS.SendMessage") return;
+    const call = req.headers["amz-sdk-invocation-id"];
+    if (call && seen.has(call)) return;
+    seen.add(call);
+    sends.push({ authorization: req.headers.authorization });
   });
   const endpoint = `http://127.0.0.1:${server.address().port}`;
   const client = new SQSClient({ region: "us-east-1", endpoint, credentials: TEST_CREDENTIALS });
@@ -88,8 +97,19 @@ export async function startSqsStandIn() {
   return {
     endpoint,
     sends,
-    /** Client settings for the handler's own bounded client, pointed at the stand-in. */
-    clientConfig: { endpoint, credentials: TEST_CREDENTIALS },
+    /**
+     * Handler deps pointing its own client at the stand-in. The time bounds are relaxed:
+     * these tests are about what gets queued, and a loaded 2-core machine can outlast the
+     * 1 s production bound (unreachable.test.mjs tests that bound with the real values).
+     */
+    handlerDeps: {
+      sqsClientConfig: {
+        endpoint,
+        credentials: TEST_CREDENTIALS,
+        requestHandler: { connectionTimeout: 5000, requestTimeout: 5000, throwOnRequestTimeout: true },
+      },
+      sendDeadlineMs: 10_000,
+    },
 
     async createQueue(name = uniqueQueueName()) {
       const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: { FifoQueue: "true" } }));

@@ -3,6 +3,7 @@
 // later miss.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createHandler } from "../index.mjs";
 import {
@@ -85,7 +86,7 @@ test("a send that failed is not remembered: the next miss for the key reaches th
     const down = new SQSClient({ region: "us-east-1", endpoint: await closedPortEndpoint(), credentials: TEST_CREDENTIALS, maxAttempts: 1 });
     const up = new SQSClient({ region: "us-east-1", endpoint: sqs.endpoint, credentials: TEST_CREDENTIALS });
     let current = down;
-    const handler = createHandler({ ...settings, queueName: queue.name }, { sqsClient: { send: (...args) => current.send(...args) }, log: () => {} });
+    const handler = createHandler({ ...settings, queueName: queue.name }, { sqsClient: { send: (...args) => current.send(...args) }, log: () => {}, sendDeadlineMs: 10_000 });
     await timedMiss(handler);
     current = up;
     await timedMiss(handler);
@@ -97,6 +98,71 @@ test("a send that failed is not remembered: the next miss for the key reaches th
       ["img/cat.png"],
     );
   } finally {
+    await sqs.close();
+  }
+});
+
+// Answers the first `failures` SendMessage attempts with a 500 (retryable), then passes
+// requests on to the stand-in. Counts the attempts it sees.
+async function startFlakyFront(standInEndpoint, failures) {
+  const target = new URL(standInEndpoint);
+  let attempts = 0;
+  const server = http.createServer((req, res) => {
+    const body = [];
+    req.on("data", (chunk) => body.push(chunk));
+    req.on("end", () => {
+      if (req.headers["x-amz-target"] === "AmazonSQS.SendMessage" && attempts++ < failures) {
+        res.writeHead(500, { "content-type": "application/x-amz-json-1.0", "x-amzn-query-error": "InternalError;Receiver" });
+        res.end(JSON.stringify({ __type: "com.amazonaws.sqs#InternalError", message: "try again" }));
+        return;
+      }
+      const forward = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      forward.end(Buffer.concat(body));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    attempts: () => attempts,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test("one failed attempt is retried once and the message lands", async () => {
+  const sqs = await startSqsStandIn();
+  const front = await startFlakyFront(sqs.endpoint, 1);
+  try {
+    const queue = await sqs.createQueue();
+    const { entries, log } = captureLog();
+    const handler = createHandler({ ...settings, queueName: queue.name }, { sqsClientConfig: { endpoint: front.endpoint, credentials: TEST_CREDENTIALS }, log, sendDeadlineMs: 10_000 });
+    await timedMiss(handler);
+    assert.equal(front.attempts(), 2);
+    assert.deepEqual(entries.map((e) => e.level), ["info"]);
+    assert.deepEqual((await sqs.drain(queue.url)).map((m) => m.body.key), ["img/cat.png"]);
+  } finally {
+    await front.close();
+    await sqs.close();
+  }
+});
+
+test("an SQS that keeps failing gets two attempts, no more, then one error line", async () => {
+  const sqs = await startSqsStandIn();
+  const front = await startFlakyFront(sqs.endpoint, Infinity);
+  try {
+    const { entries, log } = captureLog();
+    const handler = createHandler(settings, { sqsClientConfig: { endpoint: front.endpoint, credentials: TEST_CREDENTIALS }, log });
+    const elapsed = await timedMiss(handler);
+    assert.ok(elapsed < BOUND_MS, `took ${elapsed.toFixed(0)} ms`);
+    assert.equal(front.attempts(), 2);
+    assertOneSendFailure(entries);
+  } finally {
+    await front.close();
     await sqs.close();
   }
 });
