@@ -277,7 +277,7 @@ func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, upl
 			ContentLength:     aws.Int64(n),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 			ChecksumCRC32C:    aws.String(encodeCRC32C(crc)),
-		})
+		}, unsignedPayload)
 		return err
 	})
 	if err != nil {

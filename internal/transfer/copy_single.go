@@ -52,7 +52,7 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 			ContentDisposition: h.ContentDisposition,
 			ContentLanguage:    h.ContentLanguage,
 			Metadata:           h.Metadata,
-		})
+		}, unsignedPayload)
 		return err
 	})
 	if isPreconditionFailed(err) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -297,5 +298,11 @@ func verifyWhole(key string, obj SourceObject, got uint32, n int64) error {
 }
 
 var ifNoneMatchAny = aws.String("*")
+
+// unsignedPayload signs a body upload as UNSIGNED-PAYLOAD. The CRC32C
+// header already makes S3 verify every byte, so also hashing the body with
+// SHA-256 for the signature would cost a CPU pass over all data for no
+// extra safety (over plain HTTP the SDK would otherwise always do it).
+var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 
 func isPreconditionFailed(err error) bool { return httpStatus(err) == http.StatusPreconditionFailed }
