@@ -166,7 +166,9 @@ function sha256Hex(text) {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
-// Bounds the call even if the SDK in the runtime ignores the abort signal.
+// Bounds the call even if the SDK in the runtime ignores the abort signal. A call that
+// throws before returning a promise becomes a rejection too, so the timer is always
+// cleared and the deadline never rejects unobserved (which would crash the runtime).
 function withDeadline(call, ms) {
   const controller = new AbortController();
   let timer;
@@ -176,7 +178,8 @@ function withDeadline(call, ms) {
       reject(new Error(`no answer within ${ms} ms`));
     }, ms);
   });
-  return Promise.race([call(controller.signal), deadline]).finally(() => clearTimeout(timer));
+  const answer = new Promise((resolve) => resolve(call(controller.signal)));
+  return Promise.race([answer, deadline]).finally(() => clearTimeout(timer));
 }
 
 // Keys queued recently by this container, oldest first. An entry is in flight

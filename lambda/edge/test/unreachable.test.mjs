@@ -166,3 +166,27 @@ test("an SQS that keeps failing gets two attempts, no more, then one error line"
     await sqs.close();
   }
 });
+
+test("a client that throws before returning a promise: response returned, one error line, nothing left behind", async () => {
+  const rejections = [];
+  const onRejection = (reason) => rejections.push(reason);
+  process.on("unhandledRejection", onRejection);
+  try {
+    const { entries, log } = captureLog();
+    const throwsAtOnce = {
+      send: () => {
+        throw new Error("cannot build request");
+      },
+    };
+    const handler = createHandler(settings, { sqsClient: throwsAtOnce, log, sendDeadlineMs: 50 });
+    const elapsed = await timedMiss(handler);
+    assert.ok(elapsed < 50, `took ${elapsed.toFixed(0)} ms: it should fail at once, not wait for the deadline`);
+    assertOneSendFailure(entries);
+    assert.match(entries[0].error, /cannot build request/);
+    // Past the deadline: a timer left running would reject with nobody listening.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(rejections, []);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+});
