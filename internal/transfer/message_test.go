@@ -1,0 +1,41 @@
+package transfer
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestParseMessageAcceptsTheContract(t *testing.T) {
+	body := `{"v":1,"key":"img/a b+c.png","size":1234,"generation":"1700000000123456","etag":"\"9b2c\"",` +
+		`"resume":{"uploadId":"u-1","generation":"1700000000123456","partSize":16777216},"future":"ignored"}`
+	m, err := ParseMessage(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Key != "img/a b+c.png" || *m.Size != 1234 || m.Generation != "1700000000123456" || m.ETag != `"9b2c"` ||
+		m.Resume == nil || m.Resume.UploadID != "u-1" || m.Resume.PartSize != 16<<20 {
+		t.Fatalf("parsed %+v", m)
+	}
+	// A continuation the handler writes must parse back to the same message.
+	out, _ := json.Marshal(m)
+	again, err := ParseMessage(string(out))
+	if err != nil || again.Key != m.Key || *again.Resume != *m.Resume {
+		t.Fatalf("round trip: %+v %v", again, err)
+	}
+}
+
+func TestParseMessageRejectsWhatCanNeverSucceed(t *testing.T) {
+	for _, body := range []string{
+		``, `[]`, `{"v":1,"key":"a"} trailing`, `{"v":"1","key":"a"}`, `{"key":"a"}`,
+		`{"v":1,"key":"a","size":-1}`, `{"v":1,"key":"a","resume":{"uploadId":"u","partSize":1024}}`,
+	} {
+		if _, err := ParseMessage(body); !errors.Is(err, ErrMalformedMessage) {
+			t.Errorf("%q: error %v, want ErrMalformedMessage", body, err)
+		}
+	}
+	// sha256("abc"), the FIPS 180-2 test vector: group ids must match the edge handler's.
+	if got := KeyHash("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatalf("KeyHash(abc) = %s", got)
+	}
+}
