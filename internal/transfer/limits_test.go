@@ -24,7 +24,9 @@ func TestChoosePartSizeKeepsTo10000Parts(t *testing.T) {
 }
 
 func TestShouldRetryClassification(t *testing.T) {
-	status := func(code int) error { return fmt.Errorf("wrapped: %w", &SourceStatusError{Op: "get", StatusCode: code}) }
+	status := func(code int) error {
+		return fmt.Errorf("wrapped: %w", &SourceStatusError{Op: "get", StatusCode: code})
+	}
 	retry := []error{status(500), status(503), status(429), status(408), io.ErrUnexpectedEOF,
 		&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}
 	never := []error{status(403), status(404), status(412), ErrChecksumMismatch, ErrSourceChanged,
