@@ -158,7 +158,10 @@ func start(ctx context.Context, cfg Options, dir string) (*Runner, error) {
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	cmd.ExtraFiles = []*os.File{replyWriter} // fd 3 in the child
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group keeps a terminal's Ctrl-C from killing it under
+	// the harness, which stops it in order; the parent-death signal kills it
+	// if the harness dies without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		replies.Close()

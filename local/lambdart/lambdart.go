@@ -129,7 +129,10 @@ func (in *Instance) startProcess() error {
 	}, in.fn.Env...)
 	cmd.Stdout = in.fn.Logs
 	cmd.Stderr = in.fn.Logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group keeps a terminal's Ctrl-C from killing it under
+	// the harness, which stops it in order; the parent-death signal kills it
+	// if the harness dies without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start function %s: %w", in.fn.Name, err)
 	}

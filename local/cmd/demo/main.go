@@ -99,6 +99,7 @@ Press Ctrl-C to stop everything.
 
 	go watchDeadLetters(ctx, h, p)
 	<-ctx.Done()
+	p.stop()
 	fmt.Println()
 	return nil
 }
@@ -146,13 +147,23 @@ func seed(h *harness.Harness) ([]sample, error) {
 
 // printer turns harness events into one human line each.
 type printer struct {
-	mu  sync.Mutex
-	tap *sqstap.Tap
+	mu       sync.Mutex
+	tap      *sqstap.Tap
+	stopping bool // after Ctrl-C: the shutdown's own errors are not events
+}
+
+func (p *printer) stop() {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
 }
 
 func (p *printer) println(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopping {
+		return
+	}
 	fmt.Printf(time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
