@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,9 +34,15 @@ type Source struct {
 // NewSourceHTTPClient returns the client a Source needs: Go must neither
 // add its own Accept-Encoding nor transparently gunzip, or gzip-encoded
 // objects would arrive decompressed and fail their checksum.
+//
+// It also speaks HTTP/1.1 only: concurrent ranged GETs then each get their
+// own TCP connection (and congestion window) instead of sharing one
+// HTTP/2 connection, which is what makes parallel reads faster than one.
 func NewSourceHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DisableCompression = true
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 30 * time.Second
 	return &http.Client{Transport: t}
