@@ -1,11 +1,13 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
@@ -96,4 +98,34 @@ func TestResumeAfterSourceOverwriteStartsOverWithTheNewVersion(t *testing.T) {
 	got, _ := e.object("resume/moved.bin")
 	assertSameBytes(t, got, newer)
 	e.assertNoUploads("resume/moved.bin") // the stale upload was aborted
+}
+
+// A part already in the upload counts only if its size is what that part
+// must be; anything else (here: part 2 replaced by a wrong-sized body, as
+// a confused earlier writer might leave it) is uploaded again.
+func TestResumeReuploadsListedPartsOfTheWrongSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	data := randomBytes(12*minPartSize+3, 70)
+	e.put(standin.GCSObject{Key: "resume/odd.bin", Content: data})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = time.Second })
+	first := suspendMidCopy(t, e, eng, "resume/odd.bin")
+	if first.Parts < 2 {
+		t.Fatalf("first invocation uploaded %d parts; the test needs part 2", first.Parts)
+	}
+	if _, err := e.s3.UploadPart(context.Background(), &s3.UploadPartInput{
+		Bucket: &e.dstBucket, Key: aws.String("resume/odd.bin"), UploadId: &first.Resume.UploadID,
+		PartNumber: aws.Int32(2), Body: bytes.NewReader(randomBytes(minPartSize+99, 71)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Copy(context.Background(), "resume/odd.bin", first.Resume)
+	if err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("resumed copy: outcome %q, error %v", res.Outcome, err)
+	}
+	if want := 13 - first.Parts + 1; res.Parts != want {
+		t.Fatalf("resumed copy uploaded %d parts, want the %d missing plus the wrong-sized one", res.Parts, want)
+	}
+	got, _ := e.object("resume/odd.bin")
+	assertSameBytes(t, got, data)
 }
