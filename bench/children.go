@@ -38,6 +38,7 @@ type childRun struct {
 	MaxRSSKiB  int64
 	CPUSeconds float64 // user+system after the go line (WaitGo) or in total
 	Reported   *childreport.Result
+	Stderr     string // the tail of what the child logged
 }
 
 // groupRun is what running some children at the same time cost.
@@ -156,7 +157,7 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 			errs = append(errs, fmt.Errorf("%s: read peakrss report: %w", c.spec.Name, err))
 			continue
 		}
-		cr := childRun{Name: c.spec.Name, MaxRSSKiB: usage.MaxRSSKiB, CPUSeconds: usage.CPUSeconds - c.cpuAtGo}
+		cr := childRun{Name: c.spec.Name, MaxRSSKiB: usage.MaxRSSKiB, CPUSeconds: usage.CPUSeconds - c.cpuAtGo, Stderr: c.stderr.String()}
 		if c.spec.WaitGo {
 			var res childreport.Result
 			if err := json.Unmarshal([]byte(strings.TrimSpace(c.output.String())), &res); err != nil {

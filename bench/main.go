@@ -43,6 +43,7 @@ type config struct {
 	rclone      string
 	keepTemp    bool
 	profileDir  string
+	trace       bool
 }
 
 func main() {
@@ -70,6 +71,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")
+	flag.BoolVar(&cfg.trace, "trace", false, "log when each of the engine's S3 calls and source GETs ran (where its time goes)")
 	flag.BoolVar(&cfg.keepTemp, "keep-temp", false, "keep the temporary folder (MinIO data, built helpers) for inspection")
 	flag.Parse()
 

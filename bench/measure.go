@@ -149,6 +149,9 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 		return err
 	}
 	for _, c := range g.Children {
+		if e.cfg.trace && c.Stderr != "" {
+			log.Printf("%s, %s:\n%s", formatSize(obj.Size), c.Name, c.Stderr)
+		}
 		if c.Reported != nil && c.Reported.Bytes != obj.Size {
 			return fmt.Errorf("%s moved %d bytes, want %d", c.Name, c.Reported.Bytes, obj.Size)
 		}
@@ -206,6 +209,9 @@ func (e *environment) engineSpec(obj sourceObject, profileName string, extraArgs
 	}
 	if e.cfg.profileDir != "" {
 		args = append(args, "-cpuprofile", e.profilePath(profileName, obj))
+	}
+	if e.cfg.trace {
+		args = append(args, "-trace")
 	}
 	return childSpec{Name: profileName, Path: e.helpers["enginecopy"], Env: e.baseEnv(), Args: append(args, extraArgs...), ReportsInner: true}
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
@@ -31,6 +32,7 @@ func main() {
 	partSize := flag.Int64("part-size", transfer.DefaultPartSize, "bytes per part (PART_SIZE_MIB)")
 	concurrency := flag.Int("concurrency", transfer.DefaultPartConcurrency, "parts in flight (PART_CONCURRENCY)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the copy to this file")
+	trace := flag.Bool("trace", false, "print to stderr when each S3 call and source GET ran")
 	unsigned := flag.Bool("unsigned-payload", false, "sign UNSIGNED-PAYLOAD, as the SDK does over HTTPS (over plain HTTP it SHA-256es every body)")
 	flag.Parse()
 	if *sourceEndpoint == "" || *sourceBucket == "" || *destBucket == "" || *key == "" {
@@ -47,13 +49,21 @@ func main() {
 			o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 		}
 	})
+	var s3api transfer.S3API = client
+	sourceHTTP := transfer.NewSourceHTTPClient()
+	var t *tracer
+	if *trace {
+		t = newTracer()
+		s3api = tracedS3{S3API: client, t: t}
+		sourceHTTP.Transport = tracedTransport{next: sourceHTTP.Transport, t: t}
+	}
 	engine, err := transfer.New(transfer.Config{
-		S3:     client,
+		S3:     s3api,
 		Bucket: *destBucket,
 		Source: &transfer.Source{
 			Endpoint: *sourceEndpoint,
 			Bucket:   *sourceBucket,
-			HTTP:     transfer.NewSourceHTTPClient(),
+			HTTP:     sourceHTTP,
 		},
 		PartSize:        *partSize,
 		PartConcurrency: *concurrency,
@@ -83,6 +93,9 @@ func main() {
 	if res.Outcome != transfer.OutcomeCopied || res.Bytes != res.Size {
 		pprof.StopCPUProfile()
 		log.Fatalf("enginecopy: outcome %s, %d of %d bytes: the bench needs a fresh, whole copy", res.Outcome, res.Bytes, res.Size)
+	}
+	if t != nil {
+		fmt.Fprintf(os.Stderr, "%s: %.2fs inside Copy\n%s", *key, end.Sub(start).Seconds(), t.summary())
 	}
 	// The time inside Copy, without process start and SDK setup, tells the fixed cost
 	// of a run apart from the copy itself.
