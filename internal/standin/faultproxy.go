@@ -31,6 +31,7 @@ type FaultProxy struct {
 type Fault struct {
 	Status   int           // answer with this status instead of relaying
 	DropAt   int64         // relay this many body bytes, then cut the connection
+	StallAt  int64         // relay this many body bytes, then send nothing until the client gives up
 	Delay    time.Duration // wait before relaying
 	FlipByte bool          // corrupt one byte in the middle of the body
 	Hash     string        // replace the X-Goog-Hash response header
@@ -111,6 +112,12 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	body := io.Reader(resp.Body)
+	if f.StallAt > 0 {
+		_, _ = io.CopyN(w, body, f.StallAt)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return
+	}
 	if f.DropAt > 0 {
 		_, _ = io.CopyN(w, body, f.DropAt)
 		panic(http.ErrAbortHandler) // net/http closes the connection mid-body

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -66,15 +67,43 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 	return res, nil
 }
 
-// readRange fills buf with the source bytes starting at off.
+// readRange fills buf with the source bytes starting at off. A response
+// that stops delivering bytes for ReadIdleTimeout is abandoned as
+// errStalled (retryable): a half-dead connection would otherwise hold the
+// part until the invocation's deadline.
 func (e *Engine) readRange(ctx context.Context, key string, obj SourceObject, off int64, buf []byte) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(e.readIdleTimeout, func() { cancel(errStalled) })
+	defer idle.Stop()
+
 	body, err := e.source.Get(ctx, key, obj, off, int64(len(buf)))
-	if err != nil {
-		return err
+	if err == nil {
+		defer body.Close()
+		_, err = io.ReadFull(progressReader{body, func() { idle.Reset(e.readIdleTimeout) }}, buf)
 	}
-	defer body.Close()
-	if _, err := io.ReadFull(body, buf); err != nil {
+	if context.Cause(ctx) == errStalled {
+		return fmt.Errorf("read source %q at %d: %w", key, off, errStalled)
+	}
+	if err != nil {
 		return fmt.Errorf("read source %q at %d: %w", key, off, err)
 	}
 	return nil
+}
+
+// errStalled: no byte arrived from the source for ReadIdleTimeout.
+var errStalled = errors.New("source stopped sending")
+
+// progressReader calls progress after every read that returned bytes.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
 }

@@ -235,6 +235,26 @@ func TestCopyRetriesInjectedErrorsAndDroppedConnections(t *testing.T) {
 	assertSameBytes(t, got, small)
 }
 
+func TestCopyAbandonsAndRetriesAStalledRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	data := randomBytes(2*minPartSize+9, 12)
+	e.put(standin.GCSObject{Key: "stalled.bin", Content: data})
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		return standin.Fault{StallAt: map[int]int64{1: 4096}[n]} // the first GET goes silent mid-body
+	})
+	// Without the idle timeout the copy would hang on the silent response
+	// until this context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eng := e.engine(func(c *Config) { c.ReadIdleTimeout = 300 * time.Millisecond; c.StopMargin = time.Millisecond })
+	if res, err := eng.Copy(ctx, "stalled.bin", nil); err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("outcome %q error %v: the stalled read was not abandoned and retried", res.Outcome, err)
+	}
+	got, _ := e.object("stalled.bin")
+	assertSameBytes(t, got, data)
+}
+
 func TestCopyGivesUpOnPersistentSourceErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)

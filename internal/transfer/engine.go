@@ -29,6 +29,7 @@ const (
 	DefaultPartSize        = 16 << 20
 	DefaultPartConcurrency = 8
 	DefaultStopMargin      = 20 * time.Second
+	DefaultReadIdleTimeout = 30 * time.Second
 )
 
 // S3API is the part of the S3 client the engine uses.
@@ -64,6 +65,9 @@ type Config struct {
 	// Retry bounds retries of each source read and S3 call (default
 	// DefaultRetryPolicy). The SDK's own retryer runs inside it.
 	Retry RetryPolicy
+	// ReadIdleTimeout abandons (and retries) a source read that delivers
+	// no byte for this long (default 30 s).
+	ReadIdleTimeout time.Duration
 	// Logger receives one line per object (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -79,6 +83,8 @@ type Engine struct {
 	retry      RetryPolicy
 	log        *slog.Logger
 	buffers    *bufferPool
+
+	readIdleTimeout time.Duration
 }
 
 // New validates cfg and returns an Engine.
@@ -101,6 +107,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Retry.Attempts <= 0 {
 		cfg.Retry = DefaultRetryPolicy
 	}
+	if cfg.ReadIdleTimeout <= 0 {
+		cfg.ReadIdleTimeout = DefaultReadIdleTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -113,6 +122,8 @@ func New(cfg Config) (*Engine, error) {
 		retry:      cfg.Retry,
 		log:        cfg.Logger,
 		buffers:    newBufferPool(cfg.PartSize, cfg.PartConcurrency),
+
+		readIdleTimeout: cfg.ReadIdleTimeout,
 	}, nil
 }
 
