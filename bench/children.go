@@ -259,12 +259,14 @@ func machineBusySeconds() float64 {
 	line, _, _ := strings.Cut(string(raw), "\n")
 	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
 	var busy int64
-	for i, f := range fields[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait, and guest time (already in user)
-			continue
+	// user, nice, system, and steal (the hypervisor lending our CPUs to other guests).
+	// Interrupt time is left out: loopback networking of our own copies lands there
+	// and is nobody's process time.
+	for _, i := range []int{1, 2, 3, 8} {
+		if i < len(fields) {
+			v, _ := strconv.ParseInt(fields[i], 10, 64)
+			busy += v
 		}
-		busy += v
 	}
 	const clockTicksPerSecond = 100
 	return float64(busy) / clockTicksPerSecond

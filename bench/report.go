@@ -62,6 +62,7 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	printInterference(w, rows)
 	printGoals(w, cfg, rows)
 	printInner(w, rows)
 	fmt.Fprintf(w, "\nwhole run (build, MinIO start, seeding, every copy and check): %s\n", info.elapsed.Round(time.Second))
@@ -80,6 +81,27 @@ func loadAverage() string {
 	}
 	f := strings.Fields(string(raw))
 	return strings.Join(f[:3], " ")
+}
+
+// printInterference warns when other processes took a noticeable share of the CPUs
+// while the bench measured: on two cores that alone can halve a row's MB/s.
+func printInterference(w io.Writer, rows []sizeResult) {
+	var other, seconds float64
+	for _, r := range rows {
+		for name, m := range r.Results {
+			if name == cCeiling {
+				continue
+			}
+			other += m.CPUOther
+			seconds += m.Seconds
+		}
+	}
+	if seconds == 0 {
+		return
+	}
+	if cores := other / seconds; cores > 0.2 {
+		fmt.Fprintf(w, "WARNING: other processes kept %.1f of %d CPUs busy during the measurements; the ratios are noisy, rerun on a quiet machine.\n\n", cores, runtime.NumCPU())
+	}
 }
 
 // printInner separates the fixed cost of a run (process start, SDK setup) from the
