@@ -85,7 +85,11 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.Before()
 	}
 	if f.Delay > 0 {
-		time.Sleep(f.Delay)
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done(): // the client gave up: stop waiting
+			return
+		}
 	}
 	if f.Status != 0 {
 		http.Error(w, "injected by FaultProxy", f.Status)

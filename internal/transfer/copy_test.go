@@ -260,7 +260,7 @@ func TestCopyGivesUpOnPersistentSourceErrors(t *testing.T) {
 	e := newEnv(t, false)
 	e.put(standin.GCSObject{Key: "down.bin", Content: randomBytes(2*minPartSize, 5)})
 	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-		if n >= 2 {
+		if r.Method == http.MethodGet {
 			return standin.Fault{Status: http.StatusBadGateway}
 		}
 		return standin.Fault{}
@@ -271,6 +271,34 @@ func TestCopyGivesUpOnPersistentSourceErrors(t *testing.T) {
 		t.Fatalf("want the source's 502 after bounded retries, got %v", err)
 	}
 	e.assertAbsent("down.bin")
+}
+
+// Once parts are in S3, running out of retries suspends the copy (the
+// handler re-enqueues it) instead of failing it towards the dead-letter
+// queue and throwing the parts away.
+func TestPersistentErrorsAfterProgressSuspendInsteadOfFailing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	data := randomBytes(3*minPartSize, 6)
+	e.put(standin.GCSObject{Key: "half-down.bin", Content: data})
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		if n >= 2 {
+			return standin.Fault{Status: http.StatusServiceUnavailable}
+		}
+		return standin.Fault{}
+	})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 1 }) // part 1 is in S3 before part 2 is tried
+	res, err := eng.Copy(context.Background(), "half-down.bin", nil)
+	if err != nil || res.Outcome != OutcomeSuspended || res.Resume == nil || res.Parts != 1 {
+		t.Fatalf("outcome %q parts %d resume %+v error %v; want suspended after 1 part", res.Outcome, res.Parts, res.Resume, err)
+	}
+	e.proxy.OnRequest(nil)
+	res, err = eng.Copy(context.Background(), "half-down.bin", res.Resume)
+	if err != nil || res.Outcome != OutcomeCopied || res.Parts != 2 {
+		t.Fatalf("continuation: outcome %q parts %d error %v", res.Outcome, res.Parts, err)
+	}
+	got, _ := e.object("half-down.bin")
+	assertSameBytes(t, got, data)
 }
 
 func TestCopyChecksumMismatchWritesNothing(t *testing.T) {
@@ -340,9 +368,16 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 		key := fmt.Sprintf("race/%d", size)
 		data := randomBytes(size, uint64(size))
 		e.put(standin.GCSObject{Key: key, Content: data})
-		// Slow reads keep both copies in flight past each other's HEAD of
-		// the destination, so both reach the conditional write.
-		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault { return standin.Fault{Delay: 150 * time.Millisecond} })
+		// No byte flows until both copies have HEADed the source, i.e. both
+		// found the destination empty: both must reach the conditional write.
+		var heads sync.WaitGroup
+		heads.Add(2)
+		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+			if r.Method == http.MethodHead {
+				return standin.Fault{Before: heads.Done}
+			}
+			return standin.Fault{Before: heads.Wait}
+		})
 		engines := []*Engine{e.engine(nil), e.engine(nil)}
 		outcomes := make([]Outcome, 2)
 		var wg sync.WaitGroup
