@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"testing"
 	"time"
@@ -117,9 +118,11 @@ func TestResumeReuploadsListedPartsOfTheWrongSize(t *testing.T) {
 	e.put(standin.GCSObject{Key: "resume/odd.bin", Content: data})
 	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
 	first := suspendMidCopy(t, e, eng, "resume/odd.bin")
+	odd := randomBytes(minPartSize+99, 71)
 	if _, err := e.s3.UploadPart(context.Background(), &s3.UploadPartInput{
 		Bucket: &e.dstBucket, Key: aws.String("resume/odd.bin"), UploadId: &first.Resume.UploadID,
-		PartNumber: aws.Int32(2), Body: bytes.NewReader(randomBytes(minPartSize+99, 71)),
+		PartNumber: aws.Int32(2), Body: bytes.NewReader(odd),
+		ChecksumCRC32C: aws.String(encodeCRC32C(crc32.Checksum(odd, castagnoli))), // a valid part, wrong size
 	}); err != nil {
 		t.Fatal(err)
 	}
