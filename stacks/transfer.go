@@ -130,7 +130,7 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 	// missing key into 404 instead of 403), write new objects, manage its own multipart uploads.
 	// No delete: the function can never remove migrated data.
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:ListBucket", "s3:ListBucketMultipartUploads"),
+		Actions:   jsii.Strings("s3:ListBucket"),
 		Resources: jsii.Strings(*props.Bucket.BucketArn()),
 	}))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
