@@ -66,8 +66,9 @@ func parseFlags() (config, error) {
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs per contender and size; the table shows the median by time")
-	contenders := flag.String("contenders", "engine,engine-unsigned,rclone,ceiling",
-		"which to run: engine, rclone, ceiling, and engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)")
+	contenders := flag.String("contenders", "engine,engine-unsigned,engine-warm,rclone,ceiling",
+		"which to run: engine, rclone, ceiling, engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)\n"+
+			"and engine-warm (the second copy in one process, its part buffers already touched, as in a warm Lambda)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")
@@ -95,8 +96,8 @@ func parseFlags() (config, error) {
 	}
 	for _, c := range strings.Split(*contenders, ",") {
 		c = strings.TrimSpace(c)
-		if !slices.Contains([]string{"engine", "engine-unsigned", "rclone", "ceiling"}, c) {
-			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, engine-unsigned, rclone, ceiling)", c)
+		if !slices.Contains([]string{"engine", "engine-unsigned", "engine-warm", "rclone", "ceiling"}, c) {
+			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, engine-unsigned, engine-warm, rclone, ceiling)", c)
 		}
 		cfg.contenders = append(cfg.contenders, c)
 	}
@@ -181,7 +182,7 @@ func run(ctx context.Context, cfg config) error {
 // binary (no `go run` compile in the timing, no go toolchain in the RSS).
 func buildHelpers(ctx context.Context, root, binDir string, contenders []string) (map[string]string, error) {
 	pkgs := map[string]string{"peakrss": "./bench/peakrss"}
-	if slices.Contains(contenders, "engine") || slices.Contains(contenders, "engine-unsigned") {
+	if slices.ContainsFunc(contenders, func(c string) bool { return strings.HasPrefix(c, "engine") }) {
 		pkgs["enginecopy"] = "./bench/enginecopy"
 	}
 	if slices.Contains(contenders, "ceiling") {
