@@ -8,6 +8,7 @@ import {
   CreateQueueCommand,
   ReceiveMessageCommand,
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 
@@ -93,6 +94,11 @@ export async function startSqsStandIn() {
   });
   const endpoint = `http://127.0.0.1:${server.address().port}`;
   const client = new SQSClient({ region: "us-east-1", endpoint, credentials: TEST_CREDENTIALS });
+  // Messages in the queue, received or not (deleted ones are gone).
+  const countMessages = async (queueUrl) => {
+    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
+    return Number(Attributes.ApproximateNumberOfMessages);
+  };
 
   return {
     endpoint,
@@ -116,10 +122,16 @@ export async function startSqsStandIn() {
       return { name, url: QueueUrl };
     },
 
-    /** Receives and deletes every message in the queue. */
+    /**
+     * Receives and deletes every message in the queue. It loops on the queue's message
+     * count, not on an empty receive: local-aws-sqs answers a receive with nothing when
+     * its 10 ms poll has not run within 40 ms, which happens on a loaded machine.
+     */
     async drain(queueUrl) {
       const messages = [];
-      for (;;) {
+      const giveUp = Date.now() + 20_000;
+      while ((await countMessages(queueUrl)) > 0) {
+        if (Date.now() > giveUp) throw new Error(`could not drain ${queueUrl}: ${messages.length} received so far`);
         const { Messages = [] } = await client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
@@ -131,7 +143,7 @@ export async function startSqsStandIn() {
             MessageSystemAttributeNames: ["All"],
           }),
         );
-        if (Messages.length === 0) return messages;
+        if (Messages.length === 0) continue;
         for (const m of Messages) {
           messages.push({
             body: JSON.parse(m.Body),
@@ -139,13 +151,15 @@ export async function startSqsStandIn() {
             dedupId: m.Attributes?.MessageDeduplicationId,
           });
         }
-        await client.send(
+        const { Failed = [] } = await client.send(
           new DeleteMessageBatchCommand({
             QueueUrl: queueUrl,
             Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
           }),
         );
+        if (Failed.length > 0) throw new Error(`delete failed: ${JSON.stringify(Failed)}`);
       }
+      return messages;
     },
 
     async close() {
