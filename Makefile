@@ -73,7 +73,7 @@ test-edge: lambda/edge/node_modules
 	npm test --prefix lambda/edge
 
 .PHONY: e2e
-e2e: tools build ## The whole flow on stand-ins: front + edge + queue + transfer + S3
+e2e: tools ## The whole flow on stand-ins: front + edge + queue + transfer + S3
 	go test $(GO_TEST_FLAGS) -count=1 ./local/...
 
 .PHONY: lint
@@ -94,7 +94,7 @@ bench-transfer: bench-tools
 	go run ./bench
 
 .PHONY: demo
-demo: tools build ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
+demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
 	go run ./local/cmd/demo
 
 .PHONY: clean
