@@ -19,10 +19,9 @@ import (
 
 // sourceObject is one seeded object in fake-gcs.
 type sourceObject struct {
-	Key        string
-	Size       int64
-	SHA256     [sha256.Size]byte
-	Generation int64
+	Key    string
+	Size   int64
+	SHA256 [sha256.Size]byte
 }
 
 // seedSource stores one deterministic object per size. The orchestrator's copy of the
@@ -37,13 +36,12 @@ func seedSource(gcs *standin.GCS, sizes []int64) ([]sourceObject, error) {
 			Size:   size,
 			SHA256: sha256.Sum256(data),
 		}
-		attrs, err := gcs.PutObject(standin.GCSObject{
+		_, err := gcs.PutObject(standin.GCSObject{
 			Bucket: sourceBucket, Key: obj.Key, Content: data, ContentType: "application/octet-stream",
 		})
 		if err != nil {
 			return nil, err
 		}
-		obj.Generation = attrs.Generation
 		objects = append(objects, obj)
 		data = nil
 		runtime.GC()
@@ -66,15 +64,14 @@ const (
 
 // measurement is one contender's median run for one size.
 type measurement struct {
-	Seconds     float64
-	MaxRSSKiB   int64
-	CPUChild    float64
-	CPUMinIO    float64
-	CPUFakeGCS  float64
-	CPUOther    float64 // machine-wide busy time not spent by the bench
-	InnerSecs   float64 // the engine's time inside Copy (no process start, no SDK setup)
-	HasRSS      bool
-	Informative bool
+	Seconds    float64
+	MaxRSSKiB  int64
+	CPUChild   float64
+	CPUMinIO   float64
+	CPUFakeGCS float64
+	CPUOther   float64 // machine-wide busy time not spent by the bench
+	InnerSecs  float64 // the engine's time inside Copy (no process start, no SDK setup)
+	HasRSS     bool
 }
 
 func (m measurement) MBps(size int64) float64 { return float64(size) / 1e6 / m.Seconds }
@@ -178,7 +175,6 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 	}
 	// Children's preparation before "go" is outside the window but inside neither term.
 	m.CPUOther = max(0, g.MachineCPUSeconds-m.CPUChild-m.CPUMinIO-m.CPUFakeGCS)
-	m.Informative = name == cTogether
 	if name == cWarm {
 		// Its process also ran the untimed warm-up copy; only the second copy counts.
 		m.Seconds = m.InnerSecs
