@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/backtoorigin/backtoorigin/bench/internal/s3conn"
+	"github.com/backtoorigin/backtoorigin/internal/standin"
 )
 
 // destination is the orchestrator's own view of MinIO: it prepares the bucket, checks
@@ -22,7 +23,7 @@ type destination struct {
 	client *s3.Client
 }
 
-func newDestination(m *minioServer) *destination {
+func newDestination(m *standin.S3Server) *destination {
 	return &destination{client: s3conn.New(s3conn.Options{
 		Endpoint: m.Endpoint, AccessKeyID: m.AccessKeyID, SecretAccessKey: m.SecretAccessKey, Lean: true,
 	})}

@@ -140,11 +140,11 @@ func run(ctx context.Context, cfg config) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("make minio data folder: %w", err)
 	}
-	minio, err := startMinIO(ctx, cfg.minio, dataDir)
+	minio, err := standin.StartMinIOBinary(ctx, cfg.minio, dataDir)
 	if err != nil {
 		return err
 	}
-	defer minio.Stop()
+	defer minio.Close()
 	dest := newDestination(minio)
 	if err := dest.createBucket(ctx, destBucket); err != nil {
 		return err

@@ -85,7 +85,7 @@ type environment struct {
 	cfg            config
 	helpers        map[string]string
 	tmp            string
-	minio          *minioServer
+	minio          *standin.S3Server
 	dest           *destination
 	sourceEndpoint string
 }

@@ -19,6 +19,12 @@ func StartMinIO(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StartMinIOBinary(ctx, bin, dir)
+}
+
+// StartMinIOBinary is StartMinIO with a MinIO binary of the caller's choice
+// (the benchmark's -minio flag).
+func StartMinIOBinary(ctx context.Context, bin, dir string) (*S3Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s, err := startMinIO(ctx, bin, dir)

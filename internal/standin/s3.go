@@ -106,6 +106,9 @@ func (s *S3Server) Close() error {
 // Logs returns the server's recent output, for failure messages.
 func (s *S3Server) Logs() string { return s.proc.output.String() }
 
+// Pid is the server's process id (the benchmark reads its CPU time).
+func (s *S3Server) Pid() int { return s.proc.cmd.Process.Pid }
+
 // NewS3 starts an S3 stand-in in a temporary folder for the test and stops
 // it when the test ends.
 func NewS3(tb testing.TB) *S3Server {
