@@ -91,7 +91,7 @@ bench-edge: lambda/edge/node_modules
 
 .PHONY: bench-transfer
 bench-transfer: bench-tools
-	go run ./bench
+	go run ./bench $(BENCH_FLAGS)
 
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
