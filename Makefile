@@ -40,7 +40,7 @@ tools: $(CDK) $(TOOLS)/bin/versitygw $(TOOLS)/sqs/node_modules/local-aws-sqs lam
 
 .PHONY: bench-tools
 bench-tools: tools $(TOOLS)/bin/minio
-	@command -v rclone >/dev/null || apt-get install -y rclone || { echo "the benchmark needs rclone: apt-get install -y rclone"; exit 1; }
+	@command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; } || { echo "the benchmark needs rclone 1.60 (Debian): apt-get install -y rclone"; exit 1; }
 
 # ---- build and synth -----------------------------------------------------------------------
 .PHONY: build
