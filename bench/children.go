@@ -47,7 +47,7 @@ type childRun struct {
 type groupRun struct {
 	Seconds             float64 // from the first start to the last end
 	Children            []childRun
-	MinIOCPUSeconds     float64
+	MinIOCPU            cpuTimes
 	OrchestratorCPUSecs float64 // the in-process fake-gcs-server serving the source
 	MachineCPUSeconds   float64 // every process on the machine, to expose interference
 }
@@ -99,7 +99,7 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 		c.cpuAtGo = ready.CPUSeconds
 	}
 
-	minioBefore, err := processCPUSeconds(minioPid)
+	minioBefore, err := processCPUTimes(minioPid)
 	if err != nil {
 		return groupRun{}, err
 	}
@@ -139,7 +139,7 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 	end := time.Now()
 
 	run := groupRun{
-		MinIOCPUSeconds:     mustCPU(processCPUSeconds(minioPid)) - minioBefore,
+		MinIOCPU:            mustCPU(processCPUTimes(minioPid)).minus(minioBefore),
 		OrchestratorCPUSecs: selfCPUSeconds() - selfBefore,
 		MachineCPUSeconds:   machineBusySeconds() - machineBefore,
 	}
@@ -229,25 +229,48 @@ func lastLine(s string) string {
 	return s
 }
 
-// processCPUSeconds reads utime+stime of a live process from /proc/PID/stat.
-func processCPUSeconds(pid int) (float64, error) {
+// cpuTimes is a process's CPU time as the kernel splits it: user (utime) and system
+// (stime), in seconds.
+type cpuTimes struct {
+	User, Sys float64
+}
+
+func (t cpuTimes) Total() float64 { return t.User + t.Sys }
+
+func (t cpuTimes) minus(u cpuTimes) cpuTimes { return cpuTimes{t.User - u.User, t.Sys - u.Sys} }
+
+// processCPUTimes reads utime and stime of a live process from /proc/PID/stat.
+func processCPUTimes(pid int) (cpuTimes, error) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("read cpu time of %d: %w", pid, err)
+		return cpuTimes{}, fmt.Errorf("read cpu time of %d: %w", pid, err)
 	}
-	// The command name (field 2) may hold spaces; the fields after it are fixed.
-	rest := string(raw[strings.LastIndexByte(string(raw), ')')+2:])
-	fields := strings.Fields(rest) // fields[0] is field 3 (state)
+	t, err := parseProcStat(string(raw))
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return t, nil
+}
+
+// parseProcStat takes utime and stime (fields 14 and 15) from a /proc/PID/stat line.
+func parseProcStat(stat string) (cpuTimes, error) {
+	// The command name (field 2) may hold spaces and parentheses; the fields after its
+	// last ')' are fixed.
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 > len(stat) {
+		return cpuTimes{}, errors.New("no command name")
+	}
+	fields := strings.Fields(stat[i+2:]) // fields[0] is field 3 (state)
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: too few fields", pid)
+		return cpuTimes{}, errors.New("too few fields")
 	}
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+		return cpuTimes{}, err
 	}
 	const clockTicksPerSecond = 100 // USER_HZ, 100 on every Linux this runs on
-	return float64(utime+stime) / clockTicksPerSecond, nil
+	return cpuTimes{User: float64(utime) / clockTicksPerSecond, Sys: float64(stime) / clockTicksPerSecond}, nil
 }
 
 // machineBusySeconds is the non-idle CPU time of the whole machine (/proc/stat). What
@@ -274,9 +297,9 @@ func machineBusySeconds() float64 {
 	return float64(busy) / clockTicksPerSecond
 }
 
-func mustCPU(v float64, err error) float64 {
+func mustCPU(v cpuTimes, err error) cpuTimes {
 	if err != nil {
-		return 0 // MinIO died; the run's own error will say so
+		return cpuTimes{} // MinIO died; the run's own error will say so
 	}
 	return v
 }

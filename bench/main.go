@@ -65,7 +65,7 @@ func parseFlags() (config, error) {
 	sizes := flag.String("sizes", "16MiB,256MiB,1GiB", "comma-separated object sizes (B, KiB, MiB, GiB)")
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
-	flag.IntVar(&cfg.runs, "runs", 3, "runs per contender and size; the table shows the median by time")
+	flag.IntVar(&cfg.runs, "runs", 3, "rounds per size, each running every contender once (order rotating); the table shows each one's median by time")
 	contenders := flag.String("contenders", "engine,engine-unsigned,engine-warm,rclone,ceiling",
 		"which to run: engine, rclone, ceiling, engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)\n"+
 			"and engine-warm (the second copy in one process, its part buffers already touched, as in a warm Lambda)")

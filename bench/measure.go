@@ -67,7 +67,7 @@ type measurement struct {
 	Seconds    float64
 	MaxRSSKiB  int64
 	CPUChild   float64
-	CPUMinIO   float64
+	CPUMinIO   cpuTimes // user and system apart: see the report's note on MinIO's phases
 	CPUFakeGCS float64
 	CPUOther   float64 // machine-wide busy time not spent by the bench
 	InnerSecs  float64 // the engine's time inside Copy (no process start, no SDK setup)
@@ -90,11 +90,13 @@ type environment struct {
 	sourceEndpoint string
 }
 
+// measureSize runs cfg.runs rounds for one object; each round runs every contender once
+// (see roundOrder), and each contender's cell is its median run by time.
 func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeResult, error) {
 	runs := map[string][]measurement{}
-	for i := range e.cfg.runs {
-		for _, c := range e.cfg.contenders {
-			log.Printf("%s: %s, run %d of %d", formatSize(obj.Size), c, i+1, e.cfg.runs)
+	for round := range e.cfg.runs {
+		for _, c := range roundOrder(e.cfg.contenders, round) {
+			log.Printf("%s: round %d of %d: %s", formatSize(obj.Size), round+1, e.cfg.runs, c)
 			var err error
 			switch c {
 			case "engine":
@@ -125,6 +127,21 @@ func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeRe
 		res.Results[cCeiling] = slowest(g, p)
 	}
 	return res, nil
+}
+
+// roundOrder is the order in which round r (from 0) runs the contenders: all of them,
+// starting at contender r mod n. On the bench VM MinIO's kernel CPU time swings between
+// about 0.6 and 3.3 s per GiB in phases of about a minute, whatever the requests, so
+// contenders are comparable only when their runs are spread over the same stretch of
+// time. Interleaving does that; rotating also keeps any one contender from always
+// running first (right after seeding or a bigger size) or always after the same one.
+func roundOrder(contenders []string, r int) []string {
+	n := len(contenders)
+	order := make([]string, n)
+	for i := range order {
+		order[i] = contenders[(r+i)%n]
+	}
+	return order
 }
 
 func (e *environment) measureCeiling(ctx context.Context, obj sourceObject, runs map[string][]measurement) error {
@@ -165,7 +182,7 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 			return err
 		}
 	}
-	m := measurement{Seconds: g.Seconds, CPUMinIO: g.MinIOCPUSeconds, CPUFakeGCS: g.OrchestratorCPUSecs, HasRSS: len(g.Children) == 1}
+	m := measurement{Seconds: g.Seconds, CPUMinIO: g.MinIOCPU, CPUFakeGCS: g.OrchestratorCPUSecs, HasRSS: len(g.Children) == 1}
 	for _, c := range g.Children {
 		m.CPUChild += c.CPUSeconds
 		m.MaxRSSKiB = max(m.MaxRSSKiB, c.MaxRSSKiB)
@@ -174,7 +191,7 @@ func (e *environment) measureOne(ctx context.Context, obj sourceObject, name str
 		}
 	}
 	// Children's preparation before "go" is outside the window but inside neither term.
-	m.CPUOther = max(0, g.MachineCPUSeconds-m.CPUChild-m.CPUMinIO-m.CPUFakeGCS)
+	m.CPUOther = max(0, g.MachineCPUSeconds-m.CPUChild-m.CPUMinIO.Total()-m.CPUFakeGCS)
 	if name == cWarm {
 		// Its process also ran the untimed warm-up copy; only the second copy counts.
 		m.Seconds = m.InnerSecs

@@ -14,18 +14,21 @@ import (
 func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 	fmt.Fprintf(w, "\nGCS (fake-gcs-server, in process) -> S3 (MinIO) on 127.0.0.1, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(w, "load average (1, 5, 15 min) before the run: %s, after: %s\n", info.loadBefore, loadAverage())
-	fmt.Fprintf(w, "part size %s, concurrency %d, runs per cell %d (median by time)\n", formatSize(cfg.partSize), cfg.concurrency, cfg.runs)
+	fmt.Fprintf(w, "part size %s, concurrency %d, %d rounds per size, each running every contender once, the next\n", formatSize(cfg.partSize), cfg.concurrency, cfg.runs)
+	fmt.Fprintln(w, "round starting one contender further; each cell is the contender's median run by time")
 	if info.rclone != "" {
 		fmt.Fprintf(w, "rclone: %s: copyurl %s\n", info.rclone, strings.Join(rcloneFlags(cfg), " "))
 	}
 	fmt.Fprintln(w, "MB/s = 10^6 bytes/s; engine and rclone are timed exec to exit, ceiling halves from their own go signal;")
-	fmt.Fprintln(w, "CPU s = user+system seconds of the contender, of MinIO, of this process (fake-gcs serving), and of anything")
-	fmt.Fprintln(w, "else on the machine during the run (\"other\": builds and tests of others; large values make that row suspect).")
+	fmt.Fprintln(w, "CPU s = user+system seconds of the contender, of MinIO (user and sys apart), of this process (fake-gcs serving),")
+	fmt.Fprintln(w, "and of anything else on the machine during the run (\"other\": builds and tests of others; large values make")
+	fmt.Fprintln(w, "that row suspect). MinIO's sys time swings between phases of about a minute whatever the requests (on the bench")
+	fmt.Fprintln(w, "VM 0.6 to 3.3 s per GiB); a row with a high MinIO sys was measured in a high-sys phase.")
 	fmt.Fprintln(w, "The warm row times only the second of two copies in one process; its CPU columns cover both.")
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO\tCPU s fake-gcs\tCPU s other\t")
+	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO usr\tCPU s MinIO sys\tCPU s fake-gcs\tCPU s other\t")
 	order := []string{cEngine, cUnsigned, cWarm, cRclone, cGet, cPut, cCeiling, cTogether}
 	for _, r := range rows {
 		rc, hasRclone := r.Results[cRclone]
@@ -54,9 +57,9 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 				rss = fmt.Sprintf("%.0f", float64(m.MaxRSSKiB)/1024)
 			}
 			if name != cCeiling {
-				cpu = fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f", m.CPUChild, m.CPUMinIO, m.CPUFakeGCS, m.CPUOther)
+				cpu = fmt.Sprintf("%.2f\t%.2f\t%.2f\t%.2f\t%.2f", m.CPUChild, m.CPUMinIO.User, m.CPUMinIO.Sys, m.CPUFakeGCS, m.CPUOther)
 			} else {
-				cpu = "\t\t\t"
+				cpu = "\t\t\t\t" // its CPU is in the GET and PUT rows
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n", size, name, m.Seconds, m.MBps(r.Size), vsRclone, vsCeil, rss, cpu)
 		}
