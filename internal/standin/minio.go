@@ -25,15 +25,7 @@ func StartMinIO(ctx context.Context, dir string) (*S3Server, error) {
 // StartMinIOBinary is StartMinIO with a MinIO binary of the caller's choice
 // (the benchmark's -minio flag).
 func StartMinIOBinary(ctx context.Context, bin, dir string) (*S3Server, error) {
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		s, err := startMinIO(ctx, bin, dir)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+	return retryFreePort(func() (*S3Server, error) { return startMinIO(ctx, bin, dir) })
 }
 
 func startMinIO(ctx context.Context, bin, dir string) (*S3Server, error) {

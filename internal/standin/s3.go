@@ -47,9 +47,15 @@ func StartS3(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir) })
+}
+
+// retryFreePort retries a server start a few times: the free port it picked
+// can be taken by another process before the child binds it.
+func retryFreePort(start func() (*S3Server, error)) (*S3Server, error) {
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken before the child binds it
-		s, err := startVersityGW(ctx, bin, dir)
+	for range 3 {
+		s, err := start()
 		if err == nil {
 			return s, nil
 		}

@@ -187,13 +187,13 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 	workCtx, cancelWork := context.WithCancelCause(workCtx)
 	defer cancelWork(nil)
 
-	todo := make(chan int, len(parts))
+	pending := make(chan int, len(parts))
 	for i := range parts {
 		if !parts[i].done {
-			todo <- i
+			pending <- i
 		}
 	}
-	close(todo)
+	close(pending)
 
 	var (
 		mu       sync.Mutex
@@ -210,12 +210,12 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 		mu.Unlock()
 		cancelWork(err)
 	}
-	workers := min(e.buffers.budget/max(partSize, e.buffers.size), int64(len(todo)))
+	workers := min(e.buffers.budget/max(partSize, e.buffers.size), int64(len(pending)))
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range todo {
+			for i := range pending {
 				if workCtx.Err() != nil {
 					return
 				}
