@@ -1,28 +1,21 @@
 package stacks
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/backtoorigin/backtoorigin/internal/edgebundle"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // EdgeSettings are baked into the edge bundle as settings.mjs: Lambda@Edge has no environment
 // variables, and origin custom headers would leak them to GCS.
-type EdgeSettings struct {
-	QueueName       string   `json:"queueName"`
-	QueueRegion     string   `json:"queueRegion"`
-	GCSDomainName   string   `json:"gcsDomainName"`
-	IncludePrefixes []string `json:"includePrefixes"`
-	ExcludeSuffixes []string `json:"excludeSuffixes"`
-}
+type EdgeSettings = edgebundle.Settings
 
 type OriginResponseProps struct {
 	// CodeDir holds index.mjs, the handler; settings.mjs is written next to it in the bundle.
@@ -98,29 +91,16 @@ func NewOriginResponse(scope constructs.Construct, id string, props *OriginRespo
 	return &OriginResponse{Construct: this, Function: fn, Version: fn.CurrentVersion()}, nil
 }
 
-// stageEdgeBundle copies the handler into a fresh folder and writes the settings beside it, so
-// the deployed bundle is exactly index.mjs + settings.mjs.
+// stageEdgeBundle writes the handler and its settings into a fresh folder, so the deployed
+// bundle is exactly index.mjs + settings.mjs.
 func stageEdgeBundle(codeDir string, settings EdgeSettings) (string, error) {
-	handler, err := os.ReadFile(filepath.Join(codeDir, "index.mjs"))
-	if err != nil {
-		return "", fmt.Errorf("edge handler: %w", err)
-	}
-	encoded, err := json.MarshalIndent(settings, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("edge settings: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "edge-bundle-")
 	if err != nil {
 		return "", fmt.Errorf("edge bundle: %w", err)
 	}
-	generated := "// Generated at synth by the " + EdgeStackName + " stack; do not edit.\nexport default " + string(encoded) + ";\n"
-	if err := os.WriteFile(filepath.Join(dir, "index.mjs"), handler, 0o644); err != nil {
+	if err := edgebundle.Write(dir, codeDir, settings, "the "+EdgeStackName+" stack at synth"); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("edge bundle: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "settings.mjs"), []byte(generated), 0o644); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("edge bundle: %w", err)
+		return "", err
 	}
 	return dir, nil
 }

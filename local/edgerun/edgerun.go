@@ -23,20 +23,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/backtoorigin/backtoorigin/internal/edgebundle"
 )
 
 //go:embed runner.mjs
 var runnerSource []byte
 
-// Settings mirrors lambda/edge/settings.mjs: the values the stack bakes
-// into the bundle.
-type Settings struct {
-	QueueName       string   `json:"queueName"`
-	QueueRegion     string   `json:"queueRegion"`
-	GCSDomainName   string   `json:"gcsDomainName"`
-	IncludePrefixes []string `json:"includePrefixes"`
-	ExcludeSuffixes []string `json:"excludeSuffixes"`
-}
+// Settings are the values the stack bakes into the bundle.
+type Settings = edgebundle.Settings
 
 // Options says what to stage and how to run it.
 type Options struct {
@@ -80,28 +75,8 @@ type reply struct {
 // settings.mjs holding settings, plus the runner. Lambda's Node.js runtime
 // ships the AWS SDK; locally node_modules links to lambda/edge's.
 func Stage(dir, edgeDir string, settings Settings) error {
-	src, err := os.ReadFile(filepath.Join(edgeDir, "index.mjs"))
-	if err != nil {
-		return fmt.Errorf("read edge handler: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "index.mjs"), src, 0o644); err != nil {
-		return fmt.Errorf("stage index.mjs: %w", err)
-	}
-	if settings.IncludePrefixes == nil {
-		settings.IncludePrefixes = []string{}
-	}
-	if settings.ExcludeSuffixes == nil {
-		settings.ExcludeSuffixes = []string{}
-	}
-	js, err := json.MarshalIndent(settings, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode settings: %w", err)
-	}
-	// JSON is a valid JavaScript expression, so this is the same module shape
-	// as lambda/edge/settings.mjs.
-	settingsSrc := "// Written by the local harness, as the CDK stack writes it at synth.\nexport default " + string(js) + ";\n"
-	if err := os.WriteFile(filepath.Join(dir, "settings.mjs"), []byte(settingsSrc), 0o644); err != nil {
-		return fmt.Errorf("stage settings.mjs: %w", err)
+	if err := edgebundle.Write(dir, edgeDir, settings, "the local harness, as the CDK stack writes it at synth"); err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "runner.mjs"), runnerSource, 0o644); err != nil {
 		return fmt.Errorf("stage runner.mjs: %w", err)
