@@ -210,7 +210,7 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 		mu.Unlock()
 		cancelWork(err)
 	}
-	workers := min(e.buffers.budget/max(partSize, e.buffers.size), int64(len(pending)))
+	workers := min(e.buffers.budget/e.buffers.weight(partSize), int64(len(pending)))
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {

@@ -29,16 +29,14 @@ func shouldRetry(err error) bool {
 	if errors.As(err, &re) {
 		return retryableStatus(re.HTTPStatusCode())
 	}
-	if errors.Is(err, errStalled) || errors.Is(err, errShortBody) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+	if errors.Is(err, errStalled) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
+	// Timeouts, dial and read errors (*net.OpError, *url.Error): the
+	// network, not the request.
 	var ne net.Error
-	if errors.As(err, &ne) {
-		return true // timeouts and the like: the network, not the request
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe)
+	return errors.As(err, &ne)
 }
 
 func retryableStatus(code int) bool {

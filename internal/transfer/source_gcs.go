@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,9 +77,6 @@ var ErrSourceNotFound = errors.New("source object not found")
 func (e *SourceStatusError) Is(target error) bool {
 	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound
 }
-
-// errShortBody: the connection ended before Content-Length bytes arrived.
-var errShortBody = errors.New("source body shorter than announced")
 
 // objectURL escapes each path segment of key the way SigV4 canonicalises
 // S3 paths (RFC 3986 unreserved characters kept, '/' kept), so the URL
@@ -156,7 +154,7 @@ func (s *Source) do(ctx context.Context, method, key, generation string, header 
 	req.Header.Set("Accept-Encoding", "gzip")
 	client := s.HTTP
 	if client == nil {
-		client = defaultSourceClient
+		client = defaultSourceClient()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -165,7 +163,9 @@ func (s *Source) do(ctx context.Context, method, key, generation string, header 
 	return resp, nil
 }
 
-var defaultSourceClient = NewSourceHTTPClient()
+// defaultSourceClient is built on first use: callers that pass their own
+// client (the Lambda does) never pay for a second transport.
+var defaultSourceClient = sync.OnceValue(NewSourceHTTPClient)
 
 func statusError(op, key string, resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
