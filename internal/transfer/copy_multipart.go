@@ -1,11 +1,9 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"time"
 
@@ -120,7 +118,7 @@ func (e *Engine) createUpload(ctx context.Context, key string, obj SourceObject)
 			ContentDisposition: h.ContentDisposition,
 			ContentLanguage:    h.ContentLanguage,
 			Metadata:           h.Metadata,
-		})
+		}, oneAttempt)
 		return err
 	})
 	if err != nil {
@@ -142,7 +140,7 @@ func (e *Engine) listUploadedParts(ctx context.Context, key string, obj SourceOb
 	for p.HasMorePages() {
 		var page *s3.ListPartsOutput
 		err := e.retry.do(ctx, func() (err error) {
-			page, err = p.NextPage(ctx)
+			page, err = p.NextPage(ctx, oneAttempt)
 			return err
 		})
 		if err != nil {
@@ -172,7 +170,7 @@ func partLen(size, partSize int64, i int) int64 {
 var errOutOfTime = errors.New("stopping before the invocation deadline")
 
 // uploadParts uploads every part not yet done, at most PartConcurrency at
-// a time (bounded again by the shared buffer budget). With a deadline on
+// a time (bounded again by the streams all copies share). With a deadline on
 // ctx it starts no part after deadline-StopMargin and cancels parts still
 // running at deadline-StopMargin/2, returning errOutOfTime.
 func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, parts []partState) (int, int64, error) {
@@ -210,8 +208,7 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 		mu.Unlock()
 		cancelWork(err)
 	}
-	workers := min(e.buffers.budget/e.buffers.weight(partSize), int64(len(pending)))
-	for range max(workers, 1) {
+	for range max(min(e.partConcurrency, len(pending)), 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -253,37 +250,38 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 	return uploaded, bytesUp, nil
 }
 
-// copyPart reads part i (index from 0) and uploads it with its CRC32C.
+// copyPart streams part i (index from 0) from the source into UploadPart,
+// with the part's CRC32C as a trailer for S3 to check. A failure on either
+// side retries the whole part, reading it from the source again.
 func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, i int) (partState, error) {
+	if err := e.streams.Acquire(ctx, 1); err != nil {
+		return partState{}, err
+	}
+	defer e.streams.Release(1)
 	n := partLen(obj.Size, partSize, i)
-	buf, err := e.buffers.get(ctx, n)
-	if err != nil {
-		return partState{}, err
-	}
-	defer e.buffers.put(buf)
-	off := int64(i) * partSize
-	if err := e.retry.do(ctx, func() error { return e.readRange(ctx, key, obj, off, buf) }); err != nil {
-		return partState{}, err
-	}
-	crc := crc32.Checksum(buf, castagnoli)
-	var out *s3.UploadPartOutput
-	err = e.retry.do(ctx, func() (err error) {
-		out, err = e.s3.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket:            &e.bucket,
-			Key:               &key,
-			UploadId:          &uploadID,
-			PartNumber:        aws.Int32(int32(i + 1)),
-			Body:              bytes.NewReader(buf),
-			ContentLength:     aws.Int64(n),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
-			ChecksumCRC32C:    aws.String(encodeCRC32C(crc)),
-		}, unsignedPayload)
+	var etag string
+	var crc uint32
+	err := e.retry.do(ctx, func() (err error) {
+		crc, err = e.streamRange(ctx, key, obj, int64(i)*partSize, n, func(ctx context.Context, body *rangeReader) error {
+			out, err := e.s3.UploadPart(ctx, &s3.UploadPartInput{
+				Bucket:        &e.bucket,
+				Key:           &key,
+				UploadId:      &uploadID,
+				PartNumber:    aws.Int32(int32(i + 1)),
+				Body:          body,
+				ContentLength: aws.Int64(n),
+			}, oneAttempt, withTrailingCRC32C(body))
+			if err == nil {
+				etag = aws.ToString(out.ETag)
+			}
+			return err
+		})
 		return err
 	})
 	if err != nil {
 		return partState{}, fmt.Errorf("upload part %d of %q: %w", i+1, key, err)
 	}
-	return partState{etag: aws.ToString(out.ETag), crc: crc, size: n, done: true}, nil
+	return partState{etag: etag, crc: crc, size: n, done: true}, nil
 }
 
 // complete finishes the upload unless the key appeared meanwhile.
@@ -310,7 +308,7 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 			ChecksumType:    types.ChecksumTypeFullObject,
 			MpuObjectSize:   aws.Int64(size),
 			IfNoneMatch:     ifNoneMatchAny,
-		})
+		}, oneAttempt)
 		return err
 	})
 	switch {

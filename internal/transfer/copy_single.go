@@ -1,51 +1,44 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// copySingle copies an object of at most one part with one PutObject. The
-// object is read into a pool buffer first so its CRC32C is checked against
-// the source before anything is written, and S3 checks it again on receipt.
+// emptyCRC32C is the CRC32C of no bytes.
+const emptyCRC32C = 0
+
+// copySingle copies an object of at most one part with one PutObject whose
+// body is the source's response. S3 checks the bytes it receives against a
+// CRC32C it is given before it stores anything: the source's own checksum
+// when the source publishes one (GCS always does), so bytes that differ from
+// what the source stored are refused, not written; else the CRC32C of the
+// bytes read, sent as a trailer.
 func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, res Result) (Result, error) {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < e.stopMargin {
 		res.Outcome = OutcomeSuspended // too late to start; try again from scratch
 		return res, nil
 	}
-	buf, err := e.buffers.get(ctx, obj.Size)
-	if err != nil {
-		return res, fmt.Errorf("copy %q: wait for buffer: %w", key, err)
+	if err := e.streams.Acquire(ctx, 1); err != nil {
+		return res, fmt.Errorf("copy %q: wait for a stream: %w", key, err)
 	}
-	defer e.buffers.put(buf)
+	defer e.streams.Release(1)
 
-	err = e.retry.do(ctx, func() error { return e.readRange(ctx, key, obj, 0, buf) })
-	if err != nil {
-		return res, err
+	if obj.Size == 0 {
+		if err := verifyWhole(key, obj, emptyCRC32C, 0); err != nil {
+			return res, err
+		}
 	}
-	crc := crc32.Checksum(buf, castagnoli)
-	if err := verifyWhole(key, obj, crc, int64(len(buf))); err != nil {
-		return res, err
-	}
-
 	h := headersFor(obj)
-	err = e.retry.do(ctx, func() error {
-		_, err := e.s3.PutObject(ctx, &s3.PutObjectInput{
+	input := func() *s3.PutObjectInput {
+		return &s3.PutObjectInput{
 			Bucket:             &e.bucket,
 			Key:                &key,
-			Body:               bytes.NewReader(buf),
-			ContentLength:      aws.Int64(int64(len(buf))),
-			ChecksumAlgorithm:  types.ChecksumAlgorithmCrc32c,
-			ChecksumCRC32C:     aws.String(encodeCRC32C(crc)),
+			ContentLength:      aws.Int64(obj.Size),
 			IfNoneMatch:        ifNoneMatchAny,
 			ContentType:        h.ContentType,
 			CacheControl:       h.CacheControl,
@@ -53,7 +46,35 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 			ContentDisposition: h.ContentDisposition,
 			ContentLanguage:    h.ContentLanguage,
 			Metadata:           h.Metadata,
-		}, unsignedPayload)
+		}
+	}
+	err := e.retry.do(ctx, func() error {
+		if obj.Size == 0 {
+			in := input()
+			in.ChecksumCRC32C = aws.String(encodeCRC32C(emptyCRC32C))
+			_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
+			return err
+		}
+		var read *rangeReader
+		_, err := e.streamRange(ctx, key, obj, 0, obj.Size, func(ctx context.Context, body *rangeReader) error {
+			read = body
+			in := input()
+			in.Body = body
+			if obj.CRC32C == nil {
+				_, err := e.s3.PutObject(ctx, in, oneAttempt, withTrailingCRC32C(body))
+				return err
+			}
+			in.ChecksumCRC32C = aws.String(encodeCRC32C(*obj.CRC32C))
+			_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
+			return err
+		})
+		if err != nil && read != nil && read.n == obj.Size {
+			// Every byte was read, and S3 refused them: say why when the
+			// reason is that they are not the bytes the source published.
+			if mismatch := verifyWhole(key, obj, read.crc, read.n); mismatch != nil {
+				return fmt.Errorf("%w (S3 refused the put: %w)", mismatch, err)
+			}
+		}
 		return err
 	})
 	if isPreconditionFailed(err) {
@@ -63,47 +84,6 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 	if err != nil {
 		return res, fmt.Errorf("put %q: %w", key, err)
 	}
-	res.Outcome, res.Bytes = OutcomeCopied, int64(len(buf))
+	res.Outcome, res.Bytes = OutcomeCopied, obj.Size
 	return res, nil
-}
-
-// readRange fills buf with the source bytes starting at off. A response
-// that stops delivering bytes for ReadIdleTimeout is abandoned as
-// errStalled (retryable): a half-dead connection would otherwise hold the
-// part until the invocation's deadline.
-func (e *Engine) readRange(ctx context.Context, key string, obj SourceObject, off int64, buf []byte) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	idle := time.AfterFunc(e.readIdleTimeout, func() { cancel(errStalled) })
-	defer idle.Stop()
-
-	body, err := e.source.Get(ctx, key, obj, off, int64(len(buf)))
-	if err == nil {
-		defer body.Close()
-		_, err = io.ReadFull(progressReader{body, func() { idle.Reset(e.readIdleTimeout) }}, buf)
-	}
-	if context.Cause(ctx) == errStalled {
-		return fmt.Errorf("read source %q at %d: %w", key, off, errStalled)
-	}
-	if err != nil {
-		return fmt.Errorf("read source %q at %d: %w", key, off, err)
-	}
-	return nil
-}
-
-// errStalled: no byte arrived from the source for ReadIdleTimeout.
-var errStalled = errors.New("source stopped sending")
-
-// progressReader calls progress after every read that returned bytes.
-type progressReader struct {
-	r        io.Reader
-	progress func()
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.progress()
-	}
-	return n, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/semaphore"
 )
 
 // S3 limits the engine works within.
@@ -56,14 +57,17 @@ type Config struct {
 	// need more than 10,000 parts get larger parts.
 	PartSize int64
 	// PartConcurrency bounds parts in flight across all copies of this
-	// engine (default 8). Memory is about PartSize x PartConcurrency.
+	// engine (default 8). Parts stream from the source to S3, so memory
+	// does not grow with it or with PartSize.
 	PartConcurrency int
 	// StopMargin: a copy stops starting parts this long before the
 	// context's deadline and cancels parts still running at half of it, so
 	// the caller has time to enqueue a continuation (default 20 s).
 	StopMargin time.Duration
 	// Retry bounds retries of each source read and S3 call (default
-	// DefaultRetryPolicy). The SDK's own retryer runs inside it.
+	// DefaultRetryPolicy). It is the only retry layer: the engine turns
+	// the S3 client's own retryer off for its calls, since a streamed body
+	// cannot be sent twice and a part is retried by reading it again.
 	Retry RetryPolicy
 	// ReadIdleTimeout abandons (and retries) a source read that delivers
 	// no byte for this long (default 30 s).
@@ -82,7 +86,9 @@ type Engine struct {
 	stopMargin time.Duration
 	retry      RetryPolicy
 	log        *slog.Logger
-	buffers    *bufferPool
+
+	partConcurrency int
+	streams         *semaphore.Weighted // parts and small objects in flight, across all copies
 
 	readIdleTimeout time.Duration
 }
@@ -121,7 +127,9 @@ func New(cfg Config) (*Engine, error) {
 		stopMargin: cfg.StopMargin,
 		retry:      cfg.Retry,
 		log:        cfg.Logger,
-		buffers:    newBufferPool(cfg.PartSize, cfg.PartConcurrency),
+
+		partConcurrency: cfg.PartConcurrency,
+		streams:         semaphore.NewWeighted(int64(cfg.PartConcurrency)),
 
 		readIdleTimeout: cfg.ReadIdleTimeout,
 	}, nil
@@ -256,7 +264,7 @@ func isETag(version string) bool { return len(version) > 0 && version[0] == '"' 
 
 func (e *Engine) destinationHas(ctx context.Context, key string) (bool, error) {
 	err := e.retry.do(ctx, func() error {
-		_, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key})
+		_, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key}, oneAttempt)
 		return err
 	})
 	if err == nil {
@@ -315,5 +323,10 @@ var ifNoneMatchAny = aws.String("*")
 // SHA-256 for the signature would cost a CPU pass over all data for no
 // extra safety (over plain HTTP the SDK would otherwise always do it).
 var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+
+// oneAttempt makes an S3 call a single attempt: the engine's RetryPolicy,
+// classified by shouldRetry, is the one retry layer (nested under the
+// SDK's retryer a failing call would be sent attempts x attempts times).
+func oneAttempt(o *s3.Options) { o.Retryer = aws.NopRetryer{} }
 
 func isPreconditionFailed(err error) bool { return httpStatus(err) == http.StatusPreconditionFailed }

@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -18,26 +21,39 @@ import (
 // errors, timeouts and broken connections may; a 4xx, a checksum mismatch
 // or a cancelled context never will.
 func shouldRetry(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrChecksumMismatch) || errors.Is(err, ErrSourceChanged) {
 		return false
 	}
 	var se *SourceStatusError
 	if errors.As(err, &se) {
 		return retryableStatus(se.StatusCode)
 	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return retryableStatus(re.HTTPStatusCode())
-	}
 	if errors.Is(err, errStalled) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
 		return true
+	}
+	// S3's answers: the SDK's own classification, which also knows the
+	// error codes S3 sends with a 400 (RequestTimeout) or a 503 (SlowDown),
+	// plus InternalError, which can come inside a 200 to
+	// CompleteMultipartUpload.
+	if s3Retryable.IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	if apiErr := smithy.APIError(nil); errors.As(err, &apiErr) && apiErr.ErrorCode() == "InternalError" {
+		return true // S3: "We encountered an internal error. Please try again."
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return retryableStatus(re.HTTPStatusCode())
 	}
 	// Timeouts, dial and read errors (*net.OpError, *url.Error): the
 	// network, not the request.
 	var ne net.Error
 	return errors.As(err, &ne)
 }
+
+var s3Retryable = retry.IsErrorRetryables(retry.DefaultRetryables)
 
 func retryableStatus(code int) bool {
 	return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500
