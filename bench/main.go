@@ -68,7 +68,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&cfg.runs, "runs", 3, "rounds per size, each running every contender once (order rotating); the table shows each one's median by time")
 	contenders := flag.String("contenders", "engine,engine-unsigned,engine-warm,rclone,ceiling",
 		"which to run: engine, rclone, ceiling, engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)\n"+
-			"and engine-warm (the second copy in one process, its part buffers already touched, as in a warm Lambda)")
+			"and engine-warm (the second copy in one process, with warm connections, as in a warm Lambda container)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")

@@ -51,8 +51,8 @@ func main() {
 	}
 }
 
-// discard hides io.Discard's ReadFrom so io.CopyBuffer uses our large buffer: the engine
-// reads parts in big chunks too, and 8 KiB reads would understate the ceiling.
+// discard hides io.Discard's ReadFrom so io.CopyBuffer uses our large buffer: 8 KiB reads
+// would understate the ceiling.
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -32,7 +32,7 @@ func main() {
 	partSize := flag.Int64("part-size", transfer.DefaultPartSize, "bytes per part (PART_SIZE_MIB)")
 	concurrency := flag.Int("concurrency", transfer.DefaultPartConcurrency, "parts in flight (PART_CONCURRENCY)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the copy to this file")
-	warm := flag.Bool("warm", false, "copy once untimed, delete the copy, then copy again: the timed copy reuses the engine's part buffers, as in a warm Lambda container")
+	warm := flag.Bool("warm", false, "copy once untimed, delete the copy, then copy again: the timed copy reuses connections and a grown heap, as in a warm Lambda container")
 	trace := flag.Bool("trace", false, "print to stderr when each S3 call and source GET ran")
 	unsigned := flag.Bool("unsigned-payload", false, "sign UNSIGNED-PAYLOAD, as the SDK does over HTTPS (over plain HTTP it SHA-256es every body)")
 	flag.Parse()
@@ -110,10 +110,8 @@ func main() {
 	}
 }
 
-// warmUp runs one copy and deletes its result, so the measured copy finds the engine's
-// buffer pool already filled. This VM takes about 5 ms per MiB of memory touched for the
-// first time, which a cold process pays for its 8 part buffers and a warm Lambda
-// container does not.
+// warmUp runs one copy and deletes its result, so the measured copy finds open
+// connections and a heap that has already grown, as a warm Lambda container does.
 func warmUp(ctx context.Context, engine *transfer.Engine, client *s3.Client, bucket, key string) error {
 	res, err := engine.Copy(ctx, key, nil)
 	if err != nil {
