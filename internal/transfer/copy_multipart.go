@@ -35,33 +35,16 @@ type partState struct {
 // its CRC32C for S3 to check; the CRCs are combined into the object's
 // CRC32C, compared with the source's, and given to S3 as the full-object
 // checksum on a conditional (If-None-Match: *) complete.
-func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, resume *Resume, res Result) (Result, error) {
-	partSize := choosePartSize(obj.Size, e.partSize)
-	var parts []partState
-	var uploadID string
-	if resume != nil {
-		var err error
-		parts, err = e.listUploadedParts(ctx, key, obj, resume)
-		switch {
-		case errors.As(err, new(*types.NoSuchUpload)):
-			e.log.InfoContext(ctx, "suspended upload is gone; starting over", "key", key, "uploadId", resume.UploadID)
-		case err != nil:
-			return res, err
-		default:
-			uploadID, partSize = resume.UploadID, resume.PartSize
-		}
-	}
-	if uploadID == "" {
-		if obj.Size <= e.partSize {
-			return e.copySingle(ctx, key, obj, res) // a resumed small object whose upload vanished
-		}
-		parts = make([]partState, (obj.Size+partSize-1)/partSize)
+func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, up *openUpload, res Result) (Result, error) {
+	if up == nil {
+		partSize := choosePartSize(obj.Size, e.partSize)
 		id, err := e.createUpload(ctx, key, obj)
 		if err != nil {
 			return res, err
 		}
-		uploadID = id
+		up = &openUpload{id: id, partSize: partSize, parts: make([]partState, (obj.Size+partSize-1)/partSize)}
 	}
+	uploadID, partSize, parts := up.id, up.partSize, up.parts
 	version := versionOf(obj)
 	suspend := func(r Result) (Result, error) {
 		r.Outcome = OutcomeSuspended
@@ -125,6 +108,31 @@ func (e *Engine) createUpload(ctx context.Context, key string, obj SourceObject)
 		return "", fmt.Errorf("create multipart upload %q: %w", key, err)
 	}
 	return aws.ToString(out.UploadId), nil
+}
+
+// openUpload is a multipart upload a copy writes into, with its part table.
+type openUpload struct {
+	id       string
+	partSize int64
+	parts    []partState
+}
+
+// resumeUpload returns the upload a suspended copy left open, with the
+// parts already in it marked done; nil when there is nothing to continue
+// (no resume, or the upload is gone, say aborted by the lifecycle rule).
+func (e *Engine) resumeUpload(ctx context.Context, key string, obj SourceObject, resume *Resume) (*openUpload, error) {
+	if resume == nil {
+		return nil, nil
+	}
+	parts, err := e.listUploadedParts(ctx, key, obj, resume)
+	if errors.As(err, new(*types.NoSuchUpload)) {
+		e.log.InfoContext(ctx, "suspended upload is gone; starting over", "key", key, "uploadId", resume.UploadID)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts}, nil
 }
 
 // listUploadedParts returns the part table of a suspended upload with the

@@ -213,10 +213,14 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 	if obj.Size > MaxObjectSize {
 		return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
 	}
-	if resume == nil && obj.Size <= e.partSize {
+	up, err := e.resumeUpload(ctx, key, obj, resume)
+	if err != nil {
+		return res, err
+	}
+	if up == nil && obj.Size <= e.partSize {
 		return e.copySingle(ctx, key, obj, res)
 	}
-	return e.copyMultipart(ctx, key, obj, resume, res)
+	return e.copyMultipart(ctx, key, obj, up, res)
 }
 
 // headSource reads the source's metadata. A resumed copy reads the version
@@ -233,6 +237,9 @@ func (e *Engine) headSource(ctx context.Context, key string, resume *Resume) (So
 		}
 		e.log.InfoContext(ctx, "source version of suspended copy is gone; starting over", "key", key, "generation", resume.Generation)
 		e.abort(ctx, key, resume.UploadID)
+		if err == nil && isETag(resume.Generation) {
+			return obj, nil, nil // an origin without generations: that HEAD was of the current version
+		}
 	}
 	obj, err := e.head(ctx, key, "")
 	return obj, nil, err

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
@@ -135,4 +137,65 @@ func TestResumeReuploadsListedPartsOfTheWrongSize(t *testing.T) {
 	}
 	got, _ := e.object("resume/odd.bin")
 	assertSameBytes(t, got, data)
+}
+
+// countingTransport counts the requests of each method sent through it.
+type countingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n[r.Method]++
+	c.mu.Unlock()
+	return c.next.RoundTrip(r)
+}
+
+// On an origin without generations a suspended copy is pinned to an ETag.
+// When the object changed meanwhile, the one HEAD that found the new ETag
+// is also the HEAD of the version to copy now: the stale upload is
+// aborted and the new version copied, without asking the origin twice.
+func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	ctx := context.Background()
+	origin := "etag-" + e.dstBucket
+	if err := s3Server.CreateBucket(ctx, origin); err != nil {
+		t.Fatal(err)
+	}
+	const key = "resume/etag.bin"
+	putOrigin := func(data []byte) string {
+		out, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &origin, Key: aws.String(key), Body: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ETag)
+	}
+	oldETag := putOrigin(randomBytes(3*minPartSize, 70))
+	stale, err := e.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &e.dstBucket, Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := randomBytes(2*minPartSize+5, 71)
+	putOrigin(newer)
+
+	counter := &countingTransport{next: NewSourceHTTPClient().Transport, n: map[string]int{}}
+	eng := e.engine(func(c *Config) {
+		c.Source = &Source{
+			Endpoint: s3Server.Endpoint, Bucket: origin, Region: "us-east-1", HTTP: &http.Client{Transport: counter},
+			Credentials: credentials.NewStaticCredentialsProvider(s3Server.AccessKeyID, s3Server.SecretAccessKey, ""),
+		}
+	})
+	res, err := eng.Copy(ctx, key, &Resume{UploadID: aws.ToString(stale.UploadId), Generation: oldETag, PartSize: minPartSize})
+	if err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("outcome %q error %v, want the new version copied", res.Outcome, err)
+	}
+	got, _ := e.object(key)
+	assertSameBytes(t, got, newer)
+	e.assertNoUploads(key) // the stale upload was aborted
+	if heads := counter.n[http.MethodHead]; heads != 1 {
+		t.Errorf("%d HEADs of the origin, want 1", heads)
+	}
 }
