@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 )
 
 // DefaultSourceEndpoint is Google Cloud Storage's XML API.
@@ -78,10 +79,10 @@ func (e *SourceStatusError) Is(target error) bool {
 	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound
 }
 
-// objectURL escapes each path segment of key the way SigV4 canonicalises
-// S3 paths (RFC 3986 unreserved characters kept, '/' kept), so the URL
-// sent and the URL signed are the same bytes, and '+', '%', spaces and
-// unicode reach the origin unambiguously.
+// objectURL escapes the path the way SigV4 canonicalises S3 paths (with
+// the SDK's own escaper: RFC 3986 unreserved characters and '/' kept), so
+// the URL sent and the URL signed are the same bytes, and '+', '%', spaces
+// and unicode reach the origin unambiguously.
 func (s *Source) objectURL(key, generation string) (*url.URL, error) {
 	u, err := url.Parse(s.Endpoint)
 	if err != nil {
@@ -89,30 +90,12 @@ func (s *Source) objectURL(key, generation string) (*url.URL, error) {
 	}
 	base := strings.TrimSuffix(u.Path, "/")
 	u.Path = base + "/" + s.Bucket + "/" + key
-	u.RawPath = escapePath(base) + "/" + escapePath(s.Bucket) + "/" + escapePath(key)
+	u.RawPath = httpbinding.EscapePath(base+"/"+s.Bucket+"/"+key, false)
 	u.RawQuery = ""
 	if generation != "" {
 		u.RawQuery = "generation=" + url.QueryEscape(generation)
 	}
 	return u, nil
-}
-
-func escapePath(p string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(p) * 3)
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 var signer = v4.NewSigner()
