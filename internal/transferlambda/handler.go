@@ -3,7 +3,6 @@ package transferlambda
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -82,14 +82,11 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 	var (
 		mu       sync.Mutex
 		failures []events.SQSBatchItemFailure
-		wg       sync.WaitGroup
-		slots    = make(chan struct{}, max(h.BatchConcurrency, 1))
+		running  errgroup.Group
 	)
+	running.SetLimit(max(h.BatchConcurrency, 1))
 	for _, group := range groups {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		running.Go(func() error {
 			for i, r := range group {
 				if err := h.handleRecord(ctx, r); err != nil {
 					mu.Lock()
@@ -97,12 +94,13 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 						failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
 					}
 					mu.Unlock()
-					return
+					return nil // a failed group is reported, not an error of the batch
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = running.Wait() // every func returns nil
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
 }
 
@@ -153,7 +151,7 @@ func (h *Handler) continuation(ctx context.Context, m transfer.Message) error {
 		QueueUrl:               &h.QueueURL,
 		MessageBody:            aws.String(string(body)),
 		MessageGroupId:         aws.String(group),
-		MessageDeduplicationId: aws.String(group + "-" + randomSuffix()),
+		MessageDeduplicationId: aws.String(group + "-" + rand.Text()),
 	})
 	if err != nil {
 		return fmt.Errorf("send continuation for %q: %w", m.Key, err)
@@ -193,12 +191,6 @@ func (h *Handler) logger() *slog.Logger {
 		return h.Logger
 	}
 	return slog.Default()
-}
-
-func randomSuffix() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand never fails on Linux
-	return hex.EncodeToString(b)
 }
 
 func truncate(s string, n int) string {
