@@ -39,11 +39,11 @@ func (c *S3Counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.proxy.ServeHTTP(w, r)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := NewStatusRecorder(w)
 	c.proxy.ServeHTTP(rec, r)
 	key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+c.bucket+"/"))
 	c.mu.Lock()
-	c.writes = append(c.writes, S3Write{Op: op, Key: key, Status: rec.status})
+	c.writes = append(c.writes, S3Write{Op: op, Key: key, Status: rec.Status})
 	c.mu.Unlock()
 }
 
@@ -86,12 +86,18 @@ func (c *S3Counter) Successful(key string) int {
 	return n
 }
 
-type statusRecorder struct {
+// StatusRecorder passes a response through and remembers its status code.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+// NewStatusRecorder wraps w; a handler that never calls WriteHeader answered 200.
+func NewStatusRecorder(w http.ResponseWriter) *StatusRecorder {
+	return &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+func (s *StatusRecorder) WriteHeader(code int) {
+	s.Status = code
 	s.ResponseWriter.WriteHeader(code)
 }

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/backtoorigin/backtoorigin/local/proxy"
 )
 
 // Send is one SendMessage seen by the tap.
@@ -65,11 +67,11 @@ func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Key string `json:"key"`
 	}
 	_ = json.Unmarshal([]byte(in.MessageBody), &msg)
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := proxy.NewStatusRecorder(w)
 	t.proxy.ServeHTTP(rec, r)
 	s := Send{
 		QueueURL: in.QueueURL, Body: in.MessageBody, GroupID: in.MessageGroupID,
-		DeduplicationID: in.MessageDeduplicationID, Key: msg.Key, Status: rec.status, At: time.Now(),
+		DeduplicationID: in.MessageDeduplicationID, Key: msg.Key, Status: rec.Status, At: time.Now(),
 	}
 	t.mu.Lock()
 	t.sends = append(t.sends, s)
@@ -97,12 +99,4 @@ func (t *Tap) SendsFor(key string) []Send {
 	return out
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
 
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
