@@ -66,9 +66,8 @@ func parseFlags() (config, error) {
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
 	flag.IntVar(&cfg.runs, "runs", 3, "rounds per size, each running every contender once (order rotating); the table shows each one's median by time")
-	contenders := flag.String("contenders", "engine,engine-unsigned,engine-warm,rclone,ceiling",
-		"which to run: engine, rclone, ceiling, engine-unsigned (the engine with UNSIGNED-PAYLOAD, as the SDK signs over HTTPS)\n"+
-			"and engine-warm (the second copy in one process, with warm connections, as in a warm Lambda container)")
+	contenders := flag.String("contenders", "engine,engine-warm,rclone,ceiling",
+		"which to run: engine, rclone, ceiling and engine-warm (the second copy in one process, with warm connections, as in a warm Lambda container)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")
@@ -96,8 +95,8 @@ func parseFlags() (config, error) {
 	}
 	for _, c := range strings.Split(*contenders, ",") {
 		c = strings.TrimSpace(c)
-		if !slices.Contains([]string{"engine", "engine-unsigned", "engine-warm", "rclone", "ceiling"}, c) {
-			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, engine-unsigned, engine-warm, rclone, ceiling)", c)
+		if !slices.Contains([]string{"engine", "engine-warm", "rclone", "ceiling"}, c) {
+			return cfg, fmt.Errorf("-contenders: unknown %q (want engine, engine-warm, rclone, ceiling)", c)
 		}
 		cfg.contenders = append(cfg.contenders, c)
 	}

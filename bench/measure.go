@@ -53,7 +53,6 @@ func seedSource(gcs *standin.GCS, sizes []int64) ([]sourceObject, error) {
 // Contender names, in the order the table shows them.
 const (
 	cEngine   = "engine"
-	cUnsigned = "engine, unsigned payload"
 	cWarm     = "engine, warm (in-call time)"
 	cRclone   = "rclone copyurl"
 	cGet      = "ceiling GET"
@@ -101,9 +100,6 @@ func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeRe
 			switch c {
 			case "engine":
 				err = e.measureOne(ctx, obj, cEngine, []childSpec{e.engineSpec(obj, "engine")}, true, runs)
-			case "engine-unsigned":
-				spec := e.engineSpec(obj, "engine-unsigned", "-unsigned-payload")
-				err = e.measureOne(ctx, obj, cUnsigned, []childSpec{spec}, true, runs)
 			case "engine-warm":
 				spec := e.engineSpec(obj, "engine-warm", "-warm")
 				err = e.measureOne(ctx, obj, cWarm, []childSpec{spec}, true, runs)

@@ -29,7 +29,7 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tcontender\tseconds\tMB/s\tx rclone\tx ceiling\tpeak RSS MiB\tCPU s self\tCPU s MinIO usr\tCPU s MinIO sys\tCPU s fake-gcs\tCPU s other\t")
-	order := []string{cEngine, cUnsigned, cWarm, cRclone, cGet, cPut, cCeiling, cTogether}
+	order := []string{cEngine, cWarm, cRclone, cGet, cPut, cCeiling, cTogether}
 	for _, r := range rows {
 		rc, hasRclone := r.Results[cRclone]
 		ceil, hasCeil := r.Results[cCeiling]
@@ -44,7 +44,7 @@ func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 				size, first = formatSize(r.Size), false
 			}
 			vsRclone, vsCeil := "", ""
-			if name == cEngine || name == cUnsigned || name == cWarm || name == cRclone {
+			if name == cEngine || name == cWarm || name == cRclone {
 				if hasRclone && name != cRclone {
 					vsRclone = fmt.Sprintf("%.2f", rc.Seconds/m.Seconds)
 				}
@@ -113,7 +113,7 @@ func printInterference(w io.Writer, rows []sizeResult) {
 func printInner(w io.Writer, rows []sizeResult) {
 	header := false
 	for _, r := range rows {
-		for _, name := range []string{cEngine, cUnsigned} {
+		for _, name := range []string{cEngine} {
 			m, ok := r.Results[name]
 			if !ok || m.InnerSecs <= 0 {
 				continue
@@ -134,7 +134,7 @@ func printInner(w io.Writer, rows []sizeResult) {
 // printGoals checks issue 4's targets against the rows that were measured.
 func printGoals(w io.Writer, cfg config, rows []sizeResult) {
 	var variants []string
-	for _, name := range []string{cEngine, cUnsigned, cWarm} {
+	for _, name := range []string{cEngine, cWarm} {
 		for _, r := range rows {
 			if _, ok := r.Results[name]; ok {
 				variants = append(variants, name)

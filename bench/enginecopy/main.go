@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -34,7 +33,6 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the copy to this file")
 	warm := flag.Bool("warm", false, "copy once untimed, delete the copy, then copy again: the timed copy reuses connections and a grown heap, as in a warm Lambda container")
 	trace := flag.Bool("trace", false, "print to stderr when each S3 call and source GET ran")
-	unsigned := flag.Bool("unsigned-payload", false, "sign UNSIGNED-PAYLOAD, as the SDK does over HTTPS (over plain HTTP it SHA-256es every body)")
 	flag.Parse()
 	if *sourceEndpoint == "" || *sourceBucket == "" || *destBucket == "" || *key == "" {
 		log.Fatal("enginecopy: -source-endpoint, -source-bucket, -dest-bucket and -key are required")
@@ -44,12 +42,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("enginecopy: load AWS config: %v", err)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.UsePathStyle = true
-		if *unsigned {
-			o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
-		}
-	})
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
 	var s3api transfer.S3API = client
 	sourceHTTP := transfer.NewSourceHTTPClient()
 	var t *tracer
