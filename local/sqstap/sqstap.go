@@ -98,5 +98,3 @@ func (t *Tap) SendsFor(key string) []Send {
 	}
 	return out
 }
-
-
