@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
@@ -92,6 +93,21 @@ func newEnv(t *testing.T, versioned bool) *env {
 	})
 	e.proxy = standin.NewFaultProxy(t, gcsServer.URL)
 	return e
+}
+
+// s3Origin creates a bucket on the S3 stand-in to serve as a private
+// S3-compatible origin (no generations, SigV4 reads) and returns its name
+// and a signed Source for it.
+func (e *env) s3Origin(prefix string) (string, *Source) {
+	e.t.Helper()
+	bucket := prefix + "-" + e.dstBucket
+	if err := s3Server.CreateBucket(context.Background(), bucket); err != nil {
+		e.t.Fatal(err)
+	}
+	return bucket, &Source{
+		Endpoint: s3Server.Endpoint, Bucket: bucket, Region: "us-east-1", HTTP: NewSourceHTTPClient(),
+		Credentials: credentials.NewStaticCredentialsProvider(s3Server.AccessKeyID, s3Server.SecretAccessKey, ""),
+	}
 }
 
 func (e *env) countUploadParts(stack *middleware.Stack) error {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
@@ -161,10 +160,7 @@ func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	ctx := context.Background()
-	origin := "etag-" + e.dstBucket
-	if err := s3Server.CreateBucket(ctx, origin); err != nil {
-		t.Fatal(err)
-	}
+	origin, source := e.s3Origin("etag")
 	const key = "resume/etag.bin"
 	putOrigin := func(data []byte) string {
 		out, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &origin, Key: aws.String(key), Body: bytes.NewReader(data)})
@@ -181,13 +177,9 @@ func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
 	newer := randomBytes(2*minPartSize+5, 71)
 	putOrigin(newer)
 
-	counter := &countingTransport{next: NewSourceHTTPClient().Transport, n: map[string]int{}}
-	eng := e.engine(func(c *Config) {
-		c.Source = &Source{
-			Endpoint: s3Server.Endpoint, Bucket: origin, Region: "us-east-1", HTTP: &http.Client{Transport: counter},
-			Credentials: credentials.NewStaticCredentialsProvider(s3Server.AccessKeyID, s3Server.SecretAccessKey, ""),
-		}
-	})
+	counter := &countingTransport{next: source.HTTP.Transport, n: map[string]int{}}
+	source.HTTP = &http.Client{Transport: counter}
+	eng := e.engine(func(c *Config) { c.Source = source })
 	res, err := eng.Copy(ctx, key, &Resume{UploadID: aws.ToString(stale.UploadId), Generation: oldETag, PartSize: minPartSize})
 	if err != nil || res.Outcome != OutcomeCopied {
 		t.Fatalf("outcome %q error %v, want the new version copied", res.Outcome, err)

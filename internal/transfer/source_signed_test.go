@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -20,10 +19,7 @@ func TestSignedReadsFromAPrivateS3CompatibleOrigin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	ctx := context.Background()
-	origin := "private-" + e.dstBucket
-	if err := s3Server.CreateBucket(ctx, origin); err != nil {
-		t.Fatal(err)
-	}
+	origin, signed := e.s3Origin("private")
 	keys := map[string][]byte{
 		"signed/a b+c%d é.txt": []byte("small and signed"),
 		"signed/multi part":    randomBytes(2*minPartSize+3, 60),
@@ -36,7 +32,8 @@ func TestSignedReadsFromAPrivateS3CompatibleOrigin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	source := &Source{Endpoint: s3Server.Endpoint, Bucket: origin, Region: "us-east-1", HTTP: NewSourceHTTPClient()}
+	source := *signed
+	source.Credentials = nil
 
 	_, err := source.Head(ctx, "signed/multi part", "")
 	var se *SourceStatusError
@@ -44,8 +41,7 @@ func TestSignedReadsFromAPrivateS3CompatibleOrigin(t *testing.T) {
 		t.Fatalf("anonymous read of the private origin: want 403, got %v", err)
 	}
 
-	source.Credentials = credentials.NewStaticCredentialsProvider(s3Server.AccessKeyID, s3Server.SecretAccessKey, "")
-	eng := e.engine(func(c *Config) { c.Source = source })
+	eng := e.engine(func(c *Config) { c.Source = signed })
 	for key, data := range keys {
 		e.mustCopy(eng, key, OutcomeCopied)
 		got, head := e.object(key)
