@@ -2,6 +2,8 @@ package standin
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +22,7 @@ type FaultProxy struct {
 	upstream string
 	client   *http.Client
 	server   *httptest.Server
+	closing  chan struct{} // ends request stalls: a server does not notice a client leaving mid-body
 
 	mu   sync.Mutex
 	plan func(n int, r *http.Request) Fault
@@ -36,6 +39,11 @@ type Fault struct {
 	FlipByte bool          // corrupt one byte in the middle of the body
 	Hash     string        // replace the X-Goog-Hash response header
 	Before   func()        // run before relaying (e.g. overwrite the object)
+
+	// StallRequestAt relays this many bytes of the request body, then stops
+	// reading it (a server that stopped taking an upload) until the client
+	// gives up.
+	StallRequestAt int64
 }
 
 // StartFaultProxy starts a proxy to upstream (scheme://host:port) on a
@@ -44,7 +52,7 @@ func StartFaultProxy(upstream string) *FaultProxy {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DisableCompression = true // relay stored bytes as they are
 	t.Proxy = nil
-	p := &FaultProxy{upstream: upstream, client: &http.Client{Transport: t}}
+	p := &FaultProxy{upstream: upstream, client: &http.Client{Transport: t}, closing: make(chan struct{})}
 	p.server = httptest.NewServer(p)
 	p.URL = p.server.URL
 	return p
@@ -58,7 +66,10 @@ func NewFaultProxy(tb testing.TB, upstream string) *FaultProxy {
 }
 
 // Close stops the proxy.
-func (p *FaultProxy) Close() { p.server.Close() }
+func (p *FaultProxy) Close() {
+	close(p.closing)
+	p.server.Close()
+}
 
 // OnRequest installs the fault plan (nil relays everything). n numbers the
 // GET requests from 1 in arrival order; other methods get n == 0.
@@ -95,12 +106,17 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "injected by FaultProxy", f.Status)
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+r.URL.RequestURI(), r.Body)
+	reqBody := io.Reader(r.Body)
+	if f.StallRequestAt > 0 {
+		reqBody = io.MultiReader(io.LimitReader(r.Body, f.StallRequestAt), stall{r.Context(), p.closing})
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+r.URL.RequestURI(), reqBody)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
 	req.Header = r.Header.Clone()
+	req.Host = r.Host // what a SigV4 signature covers
 	req.ContentLength = r.ContentLength
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -134,4 +150,19 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = bytes.NewReader(b)
 	}
 	_, _ = io.Copy(w, body)
+}
+
+// stall blocks every read until the request ends or the proxy closes.
+type stall struct {
+	ctx     context.Context
+	closing <-chan struct{}
+}
+
+func (s stall) Read([]byte) (int, error) {
+	select {
+	case <-s.ctx.Done():
+		return 0, s.ctx.Err()
+	case <-s.closing:
+		return 0, errors.New("fault proxy closed")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -431,4 +432,38 @@ func TestCompleteDoesNotOverwriteAnObjectWrittenMidCopy(t *testing.T) {
 	got, _ := e.object("late.bin")
 	assertSameBytes(t, got, []byte("winner"))
 	e.assertNoUploads("late.bin")
+}
+
+// The idle timeout also covers the other direction: an S3 that stops
+// taking a part's body holds the source read still, and the part is
+// abandoned and sent again instead of waiting for the deadline.
+func TestCopyAbandonsAndRetriesAStalledUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	data := randomBytes(2*minPartSize+9, 13)
+	e.put(standin.GCSObject{Key: "stalled-upload.bin", Content: data})
+	s3proxy := standin.NewFaultProxy(t, s3Server.Endpoint)
+	var stalled atomic.Bool
+	s3proxy.OnRequest(func(_ int, r *http.Request) standin.Fault {
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && stalled.CompareAndSwap(false, true) {
+			return standin.Fault{StallRequestAt: 64 << 10} // the first part's upload stops being read
+		}
+		return standin.Fault{}
+	})
+	client := s3Server.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(s3proxy.URL) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	eng := e.engine(func(c *Config) {
+		c.S3 = client
+		c.ReadIdleTimeout = 300 * time.Millisecond
+		c.StopMargin = time.Millisecond
+	})
+	if res, err := eng.Copy(ctx, "stalled-upload.bin", nil); err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("outcome %q error %v: the stalled upload was not abandoned and retried", res.Outcome, err)
+	}
+	if !stalled.Load() {
+		t.Fatal("no upload was stalled: the test proved nothing")
+	}
+	got, _ := e.object("stalled-upload.bin")
+	assertSameBytes(t, got, data)
 }
