@@ -2,6 +2,8 @@ package standin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,17 +19,26 @@ import (
 // (there is no wildcard DNS for bucket.127.0.0.1), static credentials, and
 // optional extra options such as APIOptions middleware for counting calls.
 func NewS3Client(endpoint, accessKeyID, secretAccessKey string, optFns ...func(*s3.Options)) *s3.Client {
+	return newS3Client(endpoint, accessKeyID, secretAccessKey, nil, optFns...)
+}
+
+func newS3Client(endpoint, accessKeyID, secretAccessKey string, roots *x509.CertPool, optFns ...func(*s3.Options)) *s3.Client {
 	opts := []func(*s3.Options){func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.UsePathStyle = true
 		o.Region = S3Region
 		o.Credentials = credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")
+		// What config.LoadDefaultConfig gives the Lambda's client (s3.New
+		// alone leaves both unset, which turns the SDK's checksums off).
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
 		// Loopback servers need no proxy; a proxy from the environment would
 		// break every test on a machine that sets HTTPS_PROXY.
 		o.HTTPClient = &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
+			TLSClientConfig:     &tls.Config{RootCAs: roots},
 		}}
 	}}
 	return s3.New(s3.Options{}, append(opts, optFns...)...)
@@ -35,7 +46,7 @@ func NewS3Client(endpoint, accessKeyID, secretAccessKey string, optFns ...func(*
 
 // Client returns a client for this server.
 func (s *S3Server) Client(optFns ...func(*s3.Options)) *s3.Client {
-	return NewS3Client(s.Endpoint, s.AccessKeyID, s.SecretAccessKey, optFns...)
+	return newS3Client(s.Endpoint, s.AccessKeyID, s.SecretAccessKey, s.RootCAs, optFns...)
 }
 
 // CreateBucket creates a bucket, treating "already yours" as success.
