@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"hash/crc32"
+	"io"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/backtoorigin/backtoorigin/internal/standin"
 )
 
 // The trailer is the only checksum S3 gets for a streamed part, so the
@@ -53,5 +55,62 @@ func TestDestinationVerifiesTheTrailingCRC32C(t *testing.T) {
 	}
 	if want := encodeCRC32C(crc32.Checksum(data, castagnoli)); aws.ToString(full.ChecksumCRC32C) != want {
 		t.Errorf("stored CRC32C %q, want %q", aws.ToString(full.ChecksumCRC32C), want)
+	}
+}
+
+// Real S3 is only spoken over HTTPS, where the SDK would otherwise take the
+// checksums over itself. Streamed parts, a small object with the source's
+// CRC32C and a small object from an origin without one (trailer) must come
+// out exact there too, with S3 holding the object's full CRC32C.
+func TestCopyOverHTTPS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	ctx := context.Background()
+	secure := standin.NewS3TLS(t)
+	const bucket = "dst-https"
+	if err := secure.CreateBucket(ctx, bucket); err != nil {
+		t.Fatal(err)
+	}
+	client := secure.Client()
+
+	origin, noCRC := e.s3Origin("nocrc")
+	objects := map[string][]byte{
+		"https/multi part.bin": randomBytes(2*minPartSize+77, 80),
+		"https/small.txt":      []byte("small, with the source's CRC32C"),
+	}
+	for key, data := range objects {
+		e.put(standin.GCSObject{Key: key, Content: data})
+	}
+	trailed := []byte("small, from an origin without a CRC32C")
+	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &origin, Key: aws.String("https/trailed.txt"), Body: bytes.NewReader(trailed)}); err != nil {
+		t.Fatal(err)
+	}
+
+	gcs := e.engine(func(c *Config) { c.S3 = client; c.Bucket = bucket })
+	other := e.engine(func(c *Config) { c.S3 = client; c.Bucket = bucket; c.Source = noCRC })
+	for key := range objects {
+		if res, err := gcs.Copy(ctx, key, nil); err != nil || res.Outcome != OutcomeCopied {
+			t.Fatalf("%q: outcome %q error %v", key, res.Outcome, err)
+		}
+	}
+	if res, err := other.Copy(ctx, "https/trailed.txt", nil); err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("trailed: outcome %q error %v", res.Outcome, err)
+	}
+	objects["https/trailed.txt"] = trailed
+
+	for key, data := range objects {
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: "ENABLED"})
+		if err != nil {
+			t.Fatalf("get %q: %v", key, err)
+		}
+		got, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSameBytes(t, got, data)
+		if want := encodeCRC32C(crc32.Checksum(data, castagnoli)); aws.ToString(out.ChecksumCRC32C) != want {
+			t.Errorf("%q: stored CRC32C %q, want %q", key, aws.ToString(out.ChecksumCRC32C), want)
+		}
 	}
 }
