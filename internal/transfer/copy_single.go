@@ -68,10 +68,10 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 			_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
 			return err
 		})
-		if err != nil && read != nil && read.n == obj.Size {
+		if crc, whole := read.Sum(); err != nil && whole {
 			// Every byte was read, and S3 refused them: say why when the
 			// reason is that they are not the bytes the source published.
-			if mismatch := verifyWhole(key, obj, read.crc, read.n); mismatch != nil {
+			if mismatch := verifyWhole(key, obj, crc, obj.Size); mismatch != nil {
 				return fmt.Errorf("%w (S3 refused the put: %w)", mismatch, err)
 			}
 		}

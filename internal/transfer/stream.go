@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,12 +27,27 @@ import (
 // rangeReader is the source's response for bytes [off, off+want): it hands
 // out exactly want bytes, computes their CRC32C as they pass, and reports
 // every read that moved bytes as progress.
+//
+// The HTTP client may still be reading a request body after the call has
+// returned (a server can answer before it has read it all), so other
+// goroutines learn the result only through Sum, which is final once the
+// last byte has passed.
 type rangeReader struct {
 	body     io.Reader
 	want     int64
 	n        int64
 	crc      uint32
 	progress func()
+	whole    atomic.Bool // every byte has passed; crc is final
+}
+
+// Sum returns the CRC32C of the whole range, or ok == false while bytes
+// are still missing (or for no reader at all).
+func (r *rangeReader) Sum() (crc uint32, ok bool) {
+	if r == nil || !r.whole.Load() {
+		return 0, false
+	}
+	return r.crc, true
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -43,8 +59,11 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p)
 	if n > 0 {
-		r.n += int64(n)
 		r.crc = crc32.Update(r.crc, castagnoli, p[:n])
+		r.n += int64(n)
+		if r.n == r.want {
+			r.whole.Store(true)
+		}
 		r.progress()
 	}
 	if err == io.EOF && r.n < r.want {
@@ -76,16 +95,17 @@ func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, 
 		r = &rangeReader{body: body, want: n, progress: func() { idle.Reset(e.readIdleTimeout) }}
 		err = upload(ctx, r)
 	}
-	if context.Cause(ctx) == errStalled {
+	if err != nil && context.Cause(ctx) == errStalled {
 		return 0, fmt.Errorf("copy %q at %d: %w", key, off, errStalled)
 	}
 	if err != nil {
 		return 0, err
 	}
-	if r.n != n { // the upload succeeded without reading the whole range: never expected
-		return 0, fmt.Errorf("copy %q at %d: upload read %d of %d bytes", key, off, r.n, n)
+	crc, whole := r.Sum()
+	if !whole { // the upload succeeded without reading the whole range: never expected
+		return 0, fmt.Errorf("copy %q at %d: upload succeeded before all %d bytes were read", key, off, n)
 	}
-	return r.crc, nil
+	return crc, nil
 }
 
 // withTrailingCRC32C sends an upload's body aws-chunked with the body's
@@ -95,7 +115,7 @@ func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, 
 // only for a checksum it computes itself; the engine needs it over plain
 // HTTP too (S3-compatible servers, the tests' stand-ins) and wants the one
 // CRC it combines into the object's checksum, so it writes the encoding
-// here: one chunk, since the length is known.
+// here, in chunks of chunkSize (MinIO refuses chunks over 16 MiB).
 func withTrailingCRC32C(body *rangeReader) func(*s3.Options) {
 	return func(o *s3.Options) {
 		// Keep the SDK's own checksum middleware out: it would add a CRC32
@@ -114,9 +134,9 @@ type awsChunkedTrailer struct{ body *rangeReader }
 func (awsChunkedTrailer) ID() string { return "BackToOriginTrailingCRC32C" }
 
 const (
+	chunkSize    = 1 << 20
 	trailerName  = "x-amz-checksum-crc32c"
 	trailerBytes = len(trailerName) + len(":") + len("AAAAAA==") + len("\r\n")
-	lastChunk    = "\r\n0\r\n" // ends the data chunk, then the zero-length chunk
 )
 
 func (m awsChunkedTrailer) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -128,19 +148,12 @@ func (m awsChunkedTrailer) HandleFinalize(ctx context.Context, in middleware.Fin
 	if n == 0 || req.ContentLength != n {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("trailing checksum: body of %d bytes, request of %d", n, req.ContentLength)
 	}
-	chunkHeader := strconv.FormatInt(n, 16) + "\r\n"
-	encoded := io.MultiReader(
-		strings.NewReader(chunkHeader),
-		m.body,
-		strings.NewReader(lastChunk),
-		&lazyTrailer{body: m.body},
-		strings.NewReader("\r\n"),
-	)
+	encoded, length := awsChunked(m.body, n, chunkSize)
 	req, err := req.SetStream(encoded)
 	if err != nil {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("trailing checksum: %w", err)
 	}
-	req.ContentLength = int64(len(chunkHeader)) + n + int64(len(lastChunk)+trailerBytes+len("\r\n"))
+	req.ContentLength = length
 	// A header line of its own, as the SDK's encoder sends it: S3 and MinIO
 	// drop it, and versitygw keeps only the object's own encoding.
 	req.Header.Add("Content-Encoding", "aws-chunked")
@@ -148,6 +161,24 @@ func (m awsChunkedTrailer) HandleFinalize(ctx context.Context, in middleware.Fin
 	req.Header.Set("X-Amz-Trailer", trailerName)
 	in.Request = req
 	return next.HandleFinalize(v4.SetPayloadHash(ctx, "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), in)
+}
+
+// awsChunked encodes the n bytes of body as unsigned aws-chunked data:
+// chunks of at most size bytes ("<hex length>\r\n<bytes>\r\n"), the
+// zero-length chunk, the CRC32C trailer line and a closing CRLF. It returns
+// the encoding and its length.
+func awsChunked(body *rangeReader, n, size int64) (io.Reader, int64) {
+	var parts []io.Reader
+	var length int64
+	for off := int64(0); off < n; off += size {
+		c := min(size, n-off)
+		head := strconv.FormatInt(c, 16) + "\r\n"
+		parts = append(parts, strings.NewReader(head), io.LimitReader(body, c), strings.NewReader("\r\n"))
+		length += int64(len(head)) + c + 2
+	}
+	parts = append(parts, strings.NewReader("0\r\n"), &lazyTrailer{body: body}, strings.NewReader("\r\n"))
+	length += int64(len("0\r\n") + trailerBytes + len("\r\n"))
+	return io.MultiReader(parts...), length
 }
 
 // lazyTrailer renders the checksum trailer when it is first read, which
@@ -159,7 +190,11 @@ type lazyTrailer struct {
 
 func (t *lazyTrailer) Read(p []byte) (int, error) {
 	if t.r == nil {
-		t.r = strings.NewReader(trailerName + ":" + encodeCRC32C(t.body.crc) + "\r\n")
+		crc, whole := t.body.Sum()
+		if !whole {
+			return 0, fmt.Errorf("trailing checksum: body ended after %d of %d bytes", t.body.n, t.body.want)
+		}
+		t.r = strings.NewReader(trailerName + ":" + encodeCRC32C(crc) + "\r\n")
 	}
 	return t.r.Read(p)
 }
