@@ -36,6 +36,7 @@ type partState struct {
 // CRC32C, compared with the source's, and given to S3 as the full-object
 // checksum on a conditional (If-None-Match: *) complete.
 func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, up *openUpload, res Result) (Result, error) {
+	resumed := up != nil
 	if up == nil {
 		partSize := choosePartSize(obj.Size, e.partSize)
 		id, err := e.createUpload(ctx, key, obj)
@@ -58,11 +59,17 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 		return suspend(res)
 	}
 	if err != nil {
-		if uploaded > 0 && shouldRetry(err) {
+		switch {
+		case uploaded > 0 && shouldRetry(err):
 			// Progress was made: keep it and continue in a new invocation
 			// rather than letting SQS count this towards the dead-letter queue.
 			e.log.WarnContext(ctx, "suspending copy after a retryable failure", "key", key, "error", err)
 			return suspend(res)
+		case resumed && shouldRetry(err):
+			// No progress this time, but earlier invocations' parts are in
+			// the upload: keep them for SQS's redelivery of this same
+			// continuation, which counts towards the dead-letter queue.
+			return res, err
 		}
 		e.abort(ctx, key, uploadID)
 		return res, err

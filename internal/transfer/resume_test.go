@@ -191,3 +191,38 @@ func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
 		t.Errorf("%d HEADs of the origin, want 1", heads)
 	}
 }
+
+// A continuation that fails before any new part is done must not throw
+// away the parts earlier invocations uploaded: it fails (so SQS redelivers
+// it and counts the attempt) and keeps the upload for that redelivery.
+func TestFailedContinuationKeepsEarlierParts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	const parts = 7
+	data := randomBytes((parts-1)*minPartSize+3, 52)
+	e.put(standin.GCSObject{Key: "resume/kept.bin", Content: data})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
+	first := suspendMidCopy(t, e, eng, "resume/kept.bin")
+
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		if r.Method == http.MethodGet {
+			return standin.Fault{Status: http.StatusServiceUnavailable}
+		}
+		return standin.Fault{}
+	})
+	if res, err := eng.Copy(context.Background(), "resume/kept.bin", first.Resume); err == nil || res.Outcome != OutcomeFailed {
+		t.Fatalf("outcome %q error %v, want a failure for SQS to redeliver", res.Outcome, err)
+	}
+	e.proxy.OnRequest(nil)
+
+	callsBefore := e.uploadCalls.Load()
+	res, err := eng.Copy(context.Background(), "resume/kept.bin", first.Resume)
+	if err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("redelivered continuation: outcome %q error %v", res.Outcome, err)
+	}
+	if calls := e.uploadCalls.Load() - callsBefore; calls != int64(parts-first.Parts) {
+		t.Fatalf("redelivery sent %d UploadPart calls, want only the %d missing: earlier parts were lost", calls, parts-first.Parts)
+	}
+	got, _ := e.object("resume/kept.bin")
+	assertSameBytes(t, got, data)
+}
