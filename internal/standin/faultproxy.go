@@ -19,10 +19,11 @@ import (
 type FaultProxy struct {
 	URL string // point the code under test here
 
-	upstream string
-	client   *http.Client
-	server   *httptest.Server
-	closing  chan struct{} // ends request stalls: a server does not notice a client leaving mid-body
+	upstream  string
+	client    *http.Client
+	server    *httptest.Server
+	closing   chan struct{} // ends request stalls: a server does not notice a client leaving mid-body
+	closeOnce sync.Once
 
 	mu   sync.Mutex
 	plan func(n int, r *http.Request) Fault
@@ -65,9 +66,9 @@ func NewFaultProxy(tb testing.TB, upstream string) *FaultProxy {
 	return p
 }
 
-// Close stops the proxy.
+// Close stops the proxy. It may be called more than once.
 func (p *FaultProxy) Close() {
-	close(p.closing)
+	p.closeOnce.Do(func() { close(p.closing) })
 	p.server.Close()
 }
 
