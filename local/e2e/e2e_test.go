@@ -300,6 +300,9 @@ func TestEndToEnd(t *testing.T) {
 				continue
 			}
 			// The message the edge wrote is the message the transfer read.
+			// The object is in S3 before the function returns, so its
+			// delivery is recorded a moment after it lands.
+			waitFor(t, landWait, o.key+"'s delivery to be recorded", func() bool { return len(s.dels.bodiesFor(o.key)) > 0 })
 			if got := s.dels.bodiesFor(o.key); len(got) != 1 || got[0] != sent[0].Body {
 				t.Errorf("%s: the transfer function received %q, the edge sent %q", o.key, got, sent[0].Body)
 			}
@@ -463,6 +466,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 		h.Source.SetDown(false)
 		s.waitLanded(o)
+		waitFor(t, landWait, "the delivery that copied it to be recorded", func() bool {
+			received, failed := s.dels.counts(o.key)
+			return received > failed
+		})
 		received, failed := s.dels.counts(o.key)
 		if received < 2 {
 			t.Errorf("delivered %d times, want a redelivery after the failure", received)
