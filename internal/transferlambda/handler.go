@@ -123,6 +123,12 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 	if err != nil {
 		return err // logged by the engine
 	}
+	if msg.Generation != "" && res.Generation != "" && msg.Generation != res.Generation {
+		// The edge saw one version, the copy found a newer one: S3 now holds
+		// what GCS holds, but viewers were served the older bytes until then.
+		h.logger().InfoContext(ctx, "source changed since the viewer's request; copied the newer generation",
+			"key", msg.Key, "servedGeneration", msg.Generation, "copiedGeneration", res.Generation)
+	}
 	if res.Outcome != transfer.OutcomeSuspended {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package transferlambda
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -314,9 +315,10 @@ func TestSuspendedCopyIsContinuedThroughTheQueue(t *testing.T) {
 
 // recordingCopier fails the keys it is told to and records call order.
 type recordingCopier struct {
-	mu    sync.Mutex
-	calls []string
-	fail  map[string]bool
+	mu         sync.Mutex
+	calls      []string
+	fail       map[string]bool
+	generation string // reported for every copy
 }
 
 var _ Copier = (*recordingCopier)(nil)
@@ -328,7 +330,32 @@ func (c *recordingCopier) Copy(_ context.Context, key string, _ *transfer.Resume
 	if c.fail[key] {
 		return transfer.Result{}, fmt.Errorf("copy %q: injected", key)
 	}
-	return transfer.Result{Key: key, Outcome: transfer.OutcomeCopied}, nil
+	return transfer.Result{Key: key, Outcome: transfer.OutcomeCopied, Generation: c.generation}, nil
+}
+
+// The message's generation is what the edge saw; when the copy found
+// another one, the log says so (viewers were served the older bytes).
+func TestNewerGenerationThanTheViewerSawIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	h := &Handler{Copier: &recordingCopier{generation: "200"}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	body := func(gen string) string {
+		return fmt.Sprintf(`{"v":1,"key":"changed.txt","generation":%q}`, gen)
+	}
+	for _, gen := range []string{"200", ""} {
+		if _, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record("same", body(gen))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("same or unknown generation logged: %s", logs.String())
+	}
+	if _, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record("older", body("100"))}}); err != nil {
+		t.Fatal(err)
+	}
+	var line struct{ Key, ServedGeneration, CopiedGeneration string }
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Key != "changed.txt" || line.ServedGeneration != "100" || line.CopiedGeneration != "200" {
+		t.Fatalf("log %q (%v), want one line naming served 100 and copied 200", logs.String(), err)
+	}
 }
 
 // After a failure in a FIFO group, later records of that group must not run
