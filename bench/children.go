@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +11,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
 
 	"github.com/backtoorigin/backtoorigin/bench/internal/childreport"
 )
@@ -57,9 +57,9 @@ type runningChild struct {
 	cmd       *exec.Cmd
 	stdin     io.WriteCloser
 	stdout    *bufio.Reader
-	stderr    *tailBuffer
-	output    *tailBuffer // stdout of non-WaitGo children (rclone's notices)
-	cpuAtGo   float64     // the child's own CPU time when it said ready
+	stderr    *standin.TailBuffer
+	output    *standin.TailBuffer // stdout of non-WaitGo children (rclone's notices)
+	cpuAtGo   float64             // the child's own CPU time when it said ready
 	usageFile string
 	exitedAt  time.Time
 	waitErr   error
@@ -125,7 +125,7 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 		go func() {
 			if c.spec.WaitGo {
 				// Drain stdout into the child's result before Wait closes the pipe.
-				c.output = &tailBuffer{}
+				c.output = newTailBuffer()
 				_, _ = io.Copy(c.output, c.stdout)
 			}
 			c.waitErr = c.cmd.Wait()
@@ -195,7 +195,7 @@ func startChild(ctx context.Context, peakrss string, spec childSpec) (*runningCh
 		return nil, fmt.Errorf("usage file for %s: %w", spec.Name, err)
 	}
 	report.Close()
-	c := &runningChild{spec: spec, stderr: &tailBuffer{}, usageFile: report.Name()}
+	c := &runningChild{spec: spec, stderr: newTailBuffer(), usageFile: report.Name()}
 	args := append([]string{"-report", c.usageFile, spec.Path}, spec.Args...)
 	c.cmd = exec.CommandContext(ctx, peakrss, args...)
 	c.cmd.Env = spec.Env
@@ -212,7 +212,7 @@ func startChild(ctx context.Context, peakrss string, spec childSpec) (*runningCh
 		}
 		c.stdin, c.stdout = stdin, bufio.NewReader(stdout)
 	} else {
-		c.output = &tailBuffer{}
+		c.output = newTailBuffer()
 		c.cmd.Stdout = c.output
 	}
 	if err := c.cmd.Start(); err != nil {
@@ -324,23 +324,5 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// tailBuffer keeps the last output of a child for error messages without growing forever.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		b.buf.Next(b.buf.Len() - 32<<10)
-	}
-	return b.buf.Write(p)
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// newTailBuffer keeps the last output of a child for error messages.
+func newTailBuffer() *standin.TailBuffer { return &standin.TailBuffer{Limit: 64 << 10} }

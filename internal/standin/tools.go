@@ -76,7 +76,7 @@ func randomSecret(n int) string {
 type process struct {
 	name   string
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *TailBuffer
 	exited chan struct{}
 	err    error // valid after exited is closed
 	// closeOnStop, when set, is closed before signalling (a child that
@@ -85,7 +85,7 @@ type process struct {
 }
 
 func startProcess(name string, cmd *exec.Cmd) (*process, error) {
-	p := &process{name: name, cmd: cmd, output: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, output: &TailBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.output
 	cmd.Stderr = p.output
 	cmd.SysProcAttr = childAttrs()
@@ -139,22 +139,30 @@ func (p *process) stop() error {
 	return nil
 }
 
-type syncBuffer struct {
+// TailBuffer keeps the recent output of a process for error messages,
+// safe for concurrent writes: past Limit bytes (default 1 MiB) it drops all
+// but the last Limit/2, so a long run cannot grow it without bound.
+type TailBuffer struct {
+	Limit int
+
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// Keep the tail only: a long benchmark must not grow this without bound.
-	if b.buf.Len() > 1<<20 {
-		b.buf.Next(b.buf.Len() - 1<<19)
+	limit := b.Limit
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if b.buf.Len() > limit {
+		b.buf.Next(b.buf.Len() - limit/2)
 	}
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
