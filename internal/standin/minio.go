@@ -29,21 +29,13 @@ func StartMinIOBinary(ctx context.Context, bin, dir string) (*S3Server, error) {
 }
 
 func startMinIO(ctx context.Context, bin, dir string) (*S3Server, error) {
-	port, err := freePort()
+	s, addr, err := newS3Server(dir, "http")
 	if err != nil {
 		return nil, err
 	}
 	consolePort, err := freePort()
 	if err != nil {
 		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	s := &S3Server{
-		Endpoint:        "http://" + addr,
-		AccessKeyID:     "standin" + randomSecret(6),
-		SecretAccessKey: randomSecret(20),
-		Region:          S3Region,
-		Dir:             dir,
 	}
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr,
 		"--console-address", "127.0.0.1:"+strconv.Itoa(consolePort), dir)

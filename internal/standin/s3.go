@@ -49,7 +49,7 @@ func StartS3(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir) })
+	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, nil) })
 }
 
 // retryFreePort retries a server start a few times: the free port it picked
@@ -66,20 +66,38 @@ func retryFreePort(start func() (*S3Server, error)) (*S3Server, error) {
 	return nil, lastErr
 }
 
-func startVersityGW(ctx context.Context, bin, dir string, extraArgs ...string) (*S3Server, error) {
+// newS3Server describes a stand-in about to listen on a free 127.0.0.1
+// port, with fresh root credentials.
+func newS3Server(dir, scheme string) (*S3Server, string, error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	s := &S3Server{
-		Endpoint:        "http://" + addr,
+	return &S3Server{
+		Endpoint:        scheme + "://" + addr,
 		AccessKeyID:     "standin" + randomSecret(6),
 		SecretAccessKey: randomSecret(20),
 		Region:          S3Region,
 		Dir:             dir,
+	}, addr, nil
+}
+
+// startVersityGW starts versitygw, serving HTTPS with cert when it is set.
+func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert) (*S3Server, error) {
+	scheme := "http"
+	if cert != nil {
+		scheme = "https"
 	}
-	args := append([]string{"--port", addr, "--region", s.Region, "--quiet"}, extraArgs...)
+	s, addr, err := newS3Server(dir, scheme)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--port", addr, "--region", s.Region, "--quiet"}
+	if cert != nil {
+		args = append(args, "--cert", cert.certFile, "--key", cert.keyFile)
+		s.RootCAs = cert.roots
+	}
 	cmd := exec.Command(bin, append(args, "posix", dir)...)
 	// Credentials go through the environment, not argv, so they do not show
 	// up in process listings.

@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -29,19 +28,17 @@ func StartS3TLS(ctx context.Context, dir, tlsDir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	certFile, keyFile, roots, err := selfSignedCert(tlsDir)
+	cert, err := selfSignedCert(tlsDir)
 	if err != nil {
 		return nil, err
 	}
-	return retryFreePort(func() (*S3Server, error) {
-		s, err := startVersityGW(ctx, bin, dir, "--cert", certFile, "--key", keyFile)
-		if err != nil {
-			return nil, err
-		}
-		s.Endpoint = "https://" + strings.TrimPrefix(s.Endpoint, "http://")
-		s.RootCAs = roots
-		return s, nil
-	})
+	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, cert) })
+}
+
+// serverCert is a certificate and key on disk and a pool that trusts it.
+type serverCert struct {
+	certFile, keyFile string
+	roots             *x509.CertPool
 }
 
 // NewS3TLS starts an HTTPS S3 stand-in for the test and stops it when the
@@ -56,12 +53,11 @@ func NewS3TLS(tb testing.TB) *S3Server {
 	return s
 }
 
-// selfSignedCert writes a certificate and key for 127.0.0.1 to dir and
-// returns their paths and a pool that trusts the certificate.
-func selfSignedCert(dir string) (certFile, keyFile string, roots *x509.CertPool, err error) {
+// selfSignedCert writes a certificate and key for 127.0.0.1 to dir.
+func selfSignedCert(dir string) (*serverCert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("generate TLS key: %w", err)
+		return nil, fmt.Errorf("generate TLS key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -76,24 +72,24 @@ func selfSignedCert(dir string) (certFile, keyFile string, roots *x509.CertPool,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("create TLS certificate: %w", err)
+		return nil, fmt.Errorf("create TLS certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("encode TLS key: %w", err)
+		return nil, fmt.Errorf("encode TLS key: %w", err)
 	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
-	roots = x509.NewCertPool()
+	roots := x509.NewCertPool()
 	roots.AddCert(cert)
-	return certFile, keyFile, roots, nil
+	return &serverCert{certFile: certFile, keyFile: keyFile, roots: roots}, nil
 }
