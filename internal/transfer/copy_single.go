@@ -28,55 +28,15 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 	}
 	defer e.streams.Release(1)
 
+	put := e.putStreamed
 	if obj.Size == 0 {
 		if err := verifyWhole(key, obj, emptyCRC32C, 0); err != nil {
 			return res, err
 		}
+		put = e.putEmpty
 	}
 	h := headersFor(obj)
-	input := func() *s3.PutObjectInput {
-		return &s3.PutObjectInput{
-			Bucket:             &e.bucket,
-			Key:                &key,
-			ContentLength:      aws.Int64(obj.Size),
-			IfNoneMatch:        ifNoneMatchAny,
-			ContentType:        h.ContentType,
-			CacheControl:       h.CacheControl,
-			ContentEncoding:    h.ContentEncoding,
-			ContentDisposition: h.ContentDisposition,
-			ContentLanguage:    h.ContentLanguage,
-			Metadata:           h.Metadata,
-		}
-	}
-	err := e.retry.do(ctx, func() error {
-		if obj.Size == 0 {
-			in := input()
-			in.ChecksumCRC32C = aws.String(encodeCRC32C(emptyCRC32C))
-			_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
-			return err
-		}
-		var read *rangeReader
-		_, err := e.streamRange(ctx, key, obj, 0, obj.Size, func(ctx context.Context, body *rangeReader) error {
-			read = body
-			in := input()
-			in.Body = body
-			if obj.CRC32C == nil {
-				_, err := e.s3.PutObject(ctx, in, oneAttempt, withTrailingCRC32C(body))
-				return err
-			}
-			in.ChecksumCRC32C = aws.String(encodeCRC32C(*obj.CRC32C))
-			_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
-			return err
-		})
-		if crc, whole := read.Sum(); err != nil && whole {
-			// Every byte was read, and S3 refused them: say why when the
-			// reason is that they are not the bytes the source published.
-			if mismatch := verifyWhole(key, obj, crc, obj.Size); mismatch != nil {
-				return fmt.Errorf("%w (S3 refused the put: %w)", mismatch, err)
-			}
-		}
-		return err
-	})
+	err := e.retry.do(ctx, func() error { return put(ctx, key, obj, h) })
 	if isPreconditionFailed(err) {
 		res.Outcome = OutcomeRaced
 		return res, nil
@@ -86,4 +46,54 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 	}
 	res.Outcome, res.Bytes = OutcomeCopied, obj.Size
 	return res, nil
+}
+
+func (e *Engine) putInput(key string, size int64, h objectHeaders) *s3.PutObjectInput {
+	return &s3.PutObjectInput{
+		Bucket:             &e.bucket,
+		Key:                &key,
+		ContentLength:      aws.Int64(size),
+		IfNoneMatch:        ifNoneMatchAny,
+		ContentType:        h.ContentType,
+		CacheControl:       h.CacheControl,
+		ContentEncoding:    h.ContentEncoding,
+		ContentDisposition: h.ContentDisposition,
+		ContentLanguage:    h.ContentLanguage,
+		Metadata:           h.Metadata,
+	}
+}
+
+// putEmpty writes a zero-byte object: nothing to read, and its CRC32C is
+// that of no bytes.
+func (e *Engine) putEmpty(ctx context.Context, key string, _ SourceObject, h objectHeaders) error {
+	in := e.putInput(key, 0, h)
+	in.ChecksumCRC32C = aws.String(encodeCRC32C(emptyCRC32C))
+	_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
+	return err
+}
+
+// putStreamed is one attempt at a PutObject whose body is the source's
+// response, checked by S3 against the source's CRC32C (or a trailer).
+func (e *Engine) putStreamed(ctx context.Context, key string, obj SourceObject, h objectHeaders) error {
+	var read *rangeReader
+	_, err := e.streamRange(ctx, key, obj, 0, obj.Size, func(ctx context.Context, body *rangeReader) error {
+		read = body
+		in := e.putInput(key, obj.Size, h)
+		in.Body = body
+		checksum := withTrailingCRC32C(body)
+		if obj.CRC32C != nil {
+			in.ChecksumCRC32C = aws.String(encodeCRC32C(*obj.CRC32C))
+			checksum = unsignedPayload
+		}
+		_, err := e.s3.PutObject(ctx, in, oneAttempt, checksum)
+		return err
+	})
+	if crc, whole := read.Sum(); err != nil && whole {
+		// Every byte was read, and S3 refused them: say why when the
+		// reason is that they are not the bytes the source published.
+		if mismatch := verifyWhole(key, obj, crc, obj.Size); mismatch != nil {
+			return fmt.Errorf("%w (S3 refused the put: %w)", mismatch, err)
+		}
+	}
+	return err
 }
