@@ -103,7 +103,7 @@ test("a bundle with baked settings queues a GCS miss in the queue's region and p
   assert.equal(newSends.length, 1);
   // SigV4 scope names the region the client was created in.
   assert.match(newSends[0].authorization, /\/eu-west-1\/sqs\/aws4_request/);
-  const messages = await sqs.drain(queue.url);
+  const messages = await sqs.drain(queue.url, 1);
   assert.deepEqual(
     messages.map((m) => m.body.key),
     ["img/a b+c.png"],
@@ -116,7 +116,7 @@ test("a bundle with baked settings passes S3 responses through without a word", 
   const event = originResponse("s3");
   const lines = await invokeBundle(dir, event);
   assert.deepEqual(lines, [{ returned: responseOf(event) }]);
-  assert.deepEqual(await sqs.drain(queue.url), []);
+  assert.deepEqual(await sqs.drain(queue.url, 0), []);
 });
 
 test("a bundle with invalid settings logs why once and passes every response through", async () => {

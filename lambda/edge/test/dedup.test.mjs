@@ -22,7 +22,7 @@ async function setup(deps = {}) {
   const settings = { queueName: queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] };
   const handler = createHandler(settings, { ...sqs.handlerDeps, log, ...deps });
   await handler(originResponse("gcs", { uri: "/warm-up" }), CONTEXT);
-  assert.equal((await sqs.drain(queue.url)).length, 1, "warm-up message");
+  assert.equal((await sqs.drain(queue.url, 1)).length, 1, "warm-up message");
   entries.length = 0;
   const sendsBefore = sqs.sends.length;
   return { queue, handler, logs: entries, sends: () => sqs.sends.length - sendsBefore };
@@ -45,7 +45,7 @@ test("100 concurrent invocations for one key: one SendMessage, one message", asy
 
   assert.deepEqual(returned, expected);
   assert.equal(sends(), 1, "in-flight dedup: later invocations did not send while the first was in flight");
-  const messages = await sqs.drain(queue.url);
+  const messages = await sqs.drain(queue.url, 1);
   assert.equal(messages.length, 1);
   assert.equal(messages[0].body.key, "video/movie.mp4");
   assert.equal(messages[0].body.size, 1234, "size from x-goog-stored-content-length");
@@ -56,7 +56,7 @@ test("the same key again after it was sent: no second SendMessage within the mem
   await handler(originResponse("gcs"), CONTEXT);
   await handler(originResponse("gcs", { status: "304" }), CONTEXT);
   assert.equal(sends(), 1);
-  assert.equal((await sqs.drain(queue.url)).length, 1);
+  assert.equal((await sqs.drain(queue.url, 1)).length, 1);
 });
 
 test("100 invocations for 100 distinct keys, 10 at a time: 100 messages", async () => {
@@ -71,7 +71,7 @@ test("100 invocations for 100 distinct keys, 10 at a time: 100 messages", async 
 
   assert.deepEqual(logs.filter((l) => l.level !== "info"), []);
   assert.equal(sends(), 100);
-  const messages = await sqs.drain(queue.url);
+  const messages = await sqs.drain(queue.url, 100);
   assert.deepEqual(messages.map((m) => m.body.key).sort(), [...keys].sort());
   for (const m of messages) assert.equal(m.groupId, sha256Hex(m.body.key));
 });
@@ -84,12 +84,12 @@ test("two containers (two handlers) for one key: two sends, one message thanks t
     { ...sqs.handlerDeps, log: secondLog.log },
   );
   await second(originResponse("gcs", { uri: "/warm-up" }), CONTEXT);
-  await sqs.drain(first.queue.url);
+  await sqs.drain(first.queue.url, 1);
   const sendsBefore = sqs.sends.length;
   await Promise.all([first.handler(originResponse("gcs"), CONTEXT), second(originResponse("gcs"), CONTEXT)]);
   assert.deepEqual([...first.logs, ...secondLog.entries].filter((l) => l.level !== "info"), []);
   assert.equal(sqs.sends.length - sendsBefore, 2);
-  assert.equal((await sqs.drain(first.queue.url)).length, 1);
+  assert.equal((await sqs.drain(first.queue.url, 1)).length, 1);
 });
 
 test("the memory forgets a key after its time-to-live", async () => {
@@ -102,7 +102,8 @@ test("the memory forgets a key after its time-to-live", async () => {
   now += 1;
   await handler(originResponse("gcs"), CONTEXT);
   assert.equal(sends(), 2, "sent again once the TTL has passed");
-  await sqs.drain(queue.url);
+  // The second send finds the first message still queued: one message (FIFO deduplication).
+  assert.equal((await sqs.drain(queue.url, 1)).length, 1);
 });
 
 test("the memory is bounded: the oldest key is forgotten first", async () => {
@@ -116,5 +117,6 @@ test("the memory is bounded: the oldest key is forgotten first", async () => {
   assert.equal(sends(), 4, "the three newest keys are remembered");
   await miss("a");
   assert.equal(sends(), 5, "the oldest key was evicted and is sent again");
-  await sqs.drain(queue.url);
+  // "a" was sent twice while its first message was still queued: four messages.
+  assert.equal((await sqs.drain(queue.url, 4)).length, 4);
 });

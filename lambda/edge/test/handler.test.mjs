@@ -25,7 +25,7 @@ after(async () => {
 
 // Runs one event through a fresh handler with its own queue; checks the response is
 // untouched and returns what reached the queue and the log.
-async function run(event, { settings = {}, deps = {}, context = CONTEXT } = {}) {
+async function run(event, { expect, settings = {}, deps = {}, context = CONTEXT } = {}) {
   const queue = await sqs.createQueue();
   const { entries, log } = captureLog();
   const handler = createHandler({ ...baseSettings, queueName: queue.name, ...settings }, { ...sqs.handlerDeps, log, ...deps });
@@ -36,12 +36,12 @@ async function run(event, { settings = {}, deps = {}, context = CONTEXT } = {}) 
 
   assert.equal(returned, responseOf(event), "the very response object is returned");
   assert.deepEqual(returned, expected, "the response is unchanged");
-  const messages = await sqs.drain(queue.url);
+  const messages = await sqs.drain(queue.url, expect);
   return { messages, logs: entries, sends: sqs.sends.length - sendsBefore, queue };
 }
 
 async function assertQueued(event, expectedBody, options) {
-  const result = await run(event, options);
+  const result = await run(event, { ...options, expect: 1 });
   assert.equal(result.messages.length, 1, `one message, got ${JSON.stringify(result.messages)}`);
   const [message] = result.messages;
   assert.deepEqual(message.body, expectedBody);
@@ -52,7 +52,7 @@ async function assertQueued(event, expectedBody, options) {
 }
 
 async function assertNothingQueued(event, options) {
-  const result = await run(event, options);
+  const result = await run(event, { ...options, expect: 0 });
   assert.deepEqual(result.messages, []);
   assert.equal(result.sends, 0, "no SendMessage reached the queue");
   return result;
@@ -220,9 +220,9 @@ test("rule lists that are null (a nil Go slice) or missing mean every key", asyn
 
 test("an injected queue URL wins over the one built from the function ARN", async () => {
   const injected = await sqs.createQueue();
-  const { messages } = await run(originResponse("gcs"), { deps: { queueUrl: injected.url } });
+  const { messages } = await run(originResponse("gcs"), { expect: 0, deps: { queueUrl: injected.url } });
   assert.deepEqual(messages, [], "nothing in the queue named by settings");
-  const inInjected = await sqs.drain(injected.url);
+  const inInjected = await sqs.drain(injected.url, 1);
   assert.deepEqual(
     inInjected.map((m) => m.body),
     [full("img/cat.png")],

@@ -94,10 +94,14 @@ export async function startSqsStandIn() {
   });
   const endpoint = `http://127.0.0.1:${server.address().port}`;
   const client = new SQSClient({ region: "us-east-1", endpoint, credentials: TEST_CREDENTIALS });
-  // Messages in the queue, received or not (deleted ones are gone).
-  const countMessages = async (queueUrl) => {
-    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
-    return Number(Attributes.ApproximateNumberOfMessages);
+  // Every message the queue still holds: visible, in flight or delayed. local-aws-sqs keeps a
+  // new message "delayed" until a 0-second timer fires (1 ms or more after the send) and leaves
+  // it out of ApproximateNumberOfMessages, so that count alone can read 0 right after a send.
+  const heldMessages = async (queueUrl) => {
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"] }),
+    );
+    return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesDelayed);
   };
 
   return {
@@ -123,15 +127,20 @@ export async function startSqsStandIn() {
     },
 
     /**
-     * Receives and deletes every message in the queue. It loops on the queue's message
-     * count, not on an empty receive: local-aws-sqs answers a receive with nothing when
-     * its 10 ms poll has not run within 40 ms, which happens on a loaded machine.
+     * Receives and deletes the messages in the queue: until `expected` have arrived, then on
+     * while the queue still holds any, so the caller's own count assertion sees a duplicate
+     * instead of having it hidden. It waits for what the test expects rather than for the queue
+     * to look empty (see heldMessages), polls with receives (no sleeps), and gives up after
+     * `withinMs` naming what did arrive: a lost message is a failure, never retried away.
      */
-    async drain(queueUrl) {
+    async drain(queueUrl, expected, { withinMs = 10_000 } = {}) {
+      if (!Number.isInteger(expected) || expected < 0) throw new TypeError(`drain: expected must be a count, got ${expected}`);
       const messages = [];
-      const giveUp = Date.now() + 20_000;
-      while ((await countMessages(queueUrl)) > 0) {
-        if (Date.now() > giveUp) throw new Error(`could not drain ${queueUrl}: ${messages.length} received so far`);
+      const giveUp = Date.now() + withinMs;
+      while (messages.length < expected || (await heldMessages(queueUrl)) > 0) {
+        if (Date.now() > giveUp) {
+          throw new Error(`${queueUrl}: expected ${expected} message(s) within ${withinMs} ms, received ${messages.length}: ${JSON.stringify(messages.map((m) => m.body))}`);
+        }
         const { Messages = [] } = await client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,

@@ -92,7 +92,7 @@ test("a send that failed is not remembered: the next miss for the key reaches th
     await timedMiss(handler);
     down.destroy();
     up.destroy();
-    const messages = await sqs.drain(queue.url);
+    const messages = await sqs.drain(queue.url, 1);
     assert.deepEqual(
       messages.map((m) => m.body.key),
       ["img/cat.png"],
@@ -144,7 +144,7 @@ test("one failed attempt is retried once and the message lands", async () => {
     await timedMiss(handler);
     assert.equal(front.attempts(), 2);
     assert.deepEqual(entries.map((e) => e.level), ["info"]);
-    assert.deepEqual((await sqs.drain(queue.url)).map((m) => m.body.key), ["img/cat.png"]);
+    assert.deepEqual((await sqs.drain(queue.url, 1)).map((m) => m.body.key), ["img/cat.png"]);
   } finally {
     await front.close();
     await sqs.close();
