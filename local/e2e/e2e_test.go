@@ -245,7 +245,8 @@ func TestEndToEnd(t *testing.T) {
 			h.Close()
 		}
 	}()
-	s := &suite{t: t, ctx: ctx, h: h, dels: dels, http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 100}}}
+	// DisableCompression: a viewer's request carries Accept-Encoding only where a case sets it.
+	s := &suite{t: t, ctx: ctx, h: h, dels: dels, http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 100, DisableCompression: true}}}
 
 	t.Run("first GET, HEAD and ranged GET of missing objects are served from GCS, then copied with their metadata, then served from S3", func(t *testing.T) {
 		s := *s
@@ -329,6 +330,37 @@ func TestEndToEnd(t *testing.T) {
 		// S3 answers: the edge must not queue again.
 		if n := len(h.Tap.SendsFor(image.key)); n != 1 {
 			t.Errorf("%s: %d messages after S3 served it, want still 1", image.key, n)
+		}
+	})
+
+	t.Run("a viewer that does not accept gzip gets a gzip-stored object decompressed from GCS, then as stored from S3", func(t *testing.T) {
+		s := *s
+		s.t = t
+		const text = "p { margin: 0 }\n"
+		o := object{key: "css/plain-viewer.css", content: gzipped(t, strings.Repeat(text, 300)),
+			contentType: "text/css", cacheControl: "public, max-age=600", contentEncoding: "gzip"}
+		s.put(o)
+
+		// GCS transcodes for a request without Accept-Encoding: gzip
+		// (https://cloud.google.com/storage/docs/transcoding); fake-gcs-server
+		// v1.56.1 does too: plain bytes, no Content-Encoding.
+		r := s.do("GET", escape(o.key), nil)
+		s.mustOrigin(r, "gcs", "GET before the copy")
+		if r.status != 200 || string(r.body) != strings.Repeat(text, 300) || r.header.Get("Content-Encoding") != "" {
+			t.Errorf("GET before the copy: %d, %d bytes, Content-Encoding %q; want 200, the %d decompressed bytes, no Content-Encoding",
+				r.status, len(r.body), r.header.Get("Content-Encoding"), len(text)*300)
+		}
+		// The copy keeps the stored gzip bytes and their Content-Encoding.
+		s.waitLanded(o)
+
+		// S3 serves what is stored whatever the viewer accepts, and CloudFront
+		// passes an origin's gzip on as it is
+		// (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
+		r = s.do("GET", escape(o.key), nil)
+		s.mustOrigin(r, "s3", "GET after the copy")
+		if r.status != 200 || !bytes.Equal(r.body, o.content) || r.header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("GET after the copy: %d, %d bytes, Content-Encoding %q; want 200, the %d stored gzip bytes, Content-Encoding gzip",
+				r.status, len(r.body), r.header.Get("Content-Encoding"), len(o.content))
 		}
 	})
 
@@ -526,7 +558,7 @@ func TestEndToEnd(t *testing.T) {
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	sort.Strings(keys)
-	want := []string{"css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt", "img/a.png", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
+	want := []string{"css/plain-viewer.css", "css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt", "img/a.png", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
 	if strings.Join(keys, "\n") != strings.Join(want, "\n") {
 		t.Errorf("keys in S3:\n  %q\nwant\n  %q", keys, want)
 	}

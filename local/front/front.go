@@ -17,7 +17,8 @@
 //     as on CloudFront.
 //
 // It does not cache (every request reaches an origin, like a TTL of 0), does
-// not compress, and invokes the handler only for the origin whose response
+// not compress or decompress (an origin's gzip reaches the viewer as gzip,
+// whatever the viewer accepts, as on CloudFront), and invokes the handler only for the origin whose response
 // is served. It adds X-Local-Origin: s3|gcs so tests and the demo can tell
 // which origin answered.
 package front
@@ -101,7 +102,10 @@ type Front struct {
 // New returns a front for cfg.
 func New(cfg Config) *Front {
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+		// Bytes pass as they come, as through CloudFront: Go's transport would otherwise ask
+		// for gzip on its own when the viewer did not, and decompress the answer silently.
+		// Accept-Encoding is the front's to set (see ServeHTTP).
+		cfg.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	}
 	if cfg.EdgeTimeout == 0 {
 		cfg.EdgeTimeout = 30 * time.Second
