@@ -71,6 +71,7 @@ test-go: tools build
 .PHONY: test-edge
 test-edge: lambda/edge/node_modules
 	npm test --prefix lambda/edge
+	node --test lambda/viewer-request/test/*.test.mjs
 
 .PHONY: e2e
 e2e: tools ## The whole flow on stand-ins: front + edge + queue + transfer + S3
@@ -88,6 +89,7 @@ bench: bench-edge bench-transfer ## Both benchmarks: edge handler latency, copy 
 .PHONY: bench-edge
 bench-edge: lambda/edge/node_modules
 	npm run bench --prefix lambda/edge
+	node lambda/viewer-request/bench/bench.mjs
 
 .PHONY: bench-transfer
 bench-transfer: bench-tools

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	viewerrequest "github.com/backtoorigin/backtoorigin/lambda/viewer-request"
 )
 
 // errorCachingTTL bounds how long CloudFront remembers a 403/404, so an object that was just
@@ -64,6 +66,13 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 		MaxTtl:                     awscdk.Duration_Days(jsii.Number(365)),
 	})
 
+	// Before the cache lookup, so the cache key, S3 and GCS all see a literal "+" as %2B.
+	viewerRequest := awscloudfront.NewFunction(this, jsii.String("ViewerRequest"), &awscloudfront.FunctionProps{
+		Comment: jsii.String("Spells a literal + in the URI as %2B: S3 would read it as a space"),
+		Runtime: awscloudfront.FunctionRuntime_JS_2_0(),
+		Code:    awscloudfront.FunctionCode_FromInline(jsii.String(viewerrequest.Source)),
+	})
+
 	errorResponse := func(status float64) *awscloudfront.ErrorResponse {
 		return &awscloudfront.ErrorResponse{HttpStatus: jsii.Number(status), Ttl: awscdk.Duration_Seconds(jsii.Number(errorCachingTTL))}
 	}
@@ -81,6 +90,10 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 			CachedMethods:  awscloudfront.CachedMethods_CACHE_GET_HEAD_OPTIONS(),
 			Compress:       jsii.Bool(true),
 			CachePolicy:    cachePolicy,
+			FunctionAssociations: &[]*awscloudfront.FunctionAssociation{{
+				EventType: awscloudfront.FunctionEventType_VIEWER_REQUEST,
+				Function:  viewerRequest,
+			}},
 			EdgeLambdas: &[]*awscloudfront.EdgeLambda{{
 				EventType:       awscloudfront.LambdaEdgeEventType_ORIGIN_RESPONSE,
 				FunctionVersion: props.OriginResponse,

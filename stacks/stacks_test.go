@@ -333,6 +333,46 @@ func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
 	})
 }
 
+func TestViewerRequestFunctionInlinesTheFileAndRunsOnEveryViewerRequest(t *testing.T) {
+	s := defaults(t)
+	source, err := os.ReadFile(filepath.Join("..", "lambda", "viewer-request", "index.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions := resources(s.mainJSON, "AWS::CloudFront::Function")
+	if len(functions) != 1 {
+		t.Fatalf("want exactly one CloudFront Function, got %d", len(functions))
+	}
+	var functionID string
+	for id, f := range functions {
+		functionID = id
+		props := f["Properties"].(map[string]any)
+		if props["FunctionCode"] != string(source) {
+			t.Errorf("function code is not lambda/viewer-request/index.js as it is on disk:\n%v", props["FunctionCode"])
+		}
+		if cfg := props["FunctionConfig"].(map[string]any); cfg["Runtime"] != "cloudfront-js-2.0" {
+			t.Errorf("function runtime = %v, want cloudfront-js-2.0", cfg["Runtime"])
+		}
+		if props["AutoPublish"] != true {
+			t.Errorf("AutoPublish = %v: an unpublished function cannot be associated", props["AutoPublish"])
+		}
+	}
+
+	behavior := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)["DefaultCacheBehavior"].(map[string]any)
+	assocs, _ := behavior["FunctionAssociations"].([]any)
+	if len(assocs) != 1 {
+		t.Fatalf("function associations = %v, want one", behavior["FunctionAssociations"])
+	}
+	assoc := assocs[0].(map[string]any)
+	if assoc["EventType"] != "viewer-request" {
+		t.Errorf("function event type = %v, want viewer-request", assoc["EventType"])
+	}
+	arn, _ := json.Marshal(assoc["FunctionARN"])
+	if want := `{"Fn::GetAtt":["` + functionID + `","FunctionARN"]}`; string(arn) != want {
+		t.Errorf("associated function = %s, want %s", arn, want)
+	}
+}
+
 func TestOriginShieldRegionFromContext(t *testing.T) {
 	s := synth(t, map[string]string{"originShieldRegion": "us-east-2"})
 	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)

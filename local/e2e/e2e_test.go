@@ -245,7 +245,8 @@ func TestEndToEnd(t *testing.T) {
 			h.Close()
 		}
 	}()
-	s := &suite{t: t, ctx: ctx, h: h, dels: dels, http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 100}}}
+	// DisableCompression: a viewer's request carries Accept-Encoding only where a case sets it.
+	s := &suite{t: t, ctx: ctx, h: h, dels: dels, http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 100, DisableCompression: true}}}
 
 	t.Run("first GET, HEAD and ranged GET of missing objects are served from GCS, then copied with their metadata, then served from S3", func(t *testing.T) {
 		s := *s
@@ -332,6 +333,37 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a viewer that does not accept gzip gets a gzip-stored object decompressed from GCS, then as stored from S3", func(t *testing.T) {
+		s := *s
+		s.t = t
+		const text = "p { margin: 0 }\n"
+		o := object{key: "css/plain-viewer.css", content: gzipped(t, strings.Repeat(text, 300)),
+			contentType: "text/css", cacheControl: "public, max-age=600", contentEncoding: "gzip"}
+		s.put(o)
+
+		// GCS transcodes for a request without Accept-Encoding: gzip
+		// (https://cloud.google.com/storage/docs/transcoding); fake-gcs-server
+		// v1.56.1 does too: plain bytes, no Content-Encoding.
+		r := s.do("GET", escape(o.key), nil)
+		s.mustOrigin(r, "gcs", "GET before the copy")
+		if r.status != 200 || string(r.body) != strings.Repeat(text, 300) || r.header.Get("Content-Encoding") != "" {
+			t.Errorf("GET before the copy: %d, %d bytes, Content-Encoding %q; want 200, the %d decompressed bytes, no Content-Encoding",
+				r.status, len(r.body), r.header.Get("Content-Encoding"), len(text)*300)
+		}
+		// The copy keeps the stored gzip bytes and their Content-Encoding.
+		s.waitLanded(o)
+
+		// S3 serves what is stored whatever the viewer accepts, and CloudFront
+		// passes an origin's gzip on as it is
+		// (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/ServingCompressedFiles.html).
+		r = s.do("GET", escape(o.key), nil)
+		s.mustOrigin(r, "s3", "GET after the copy")
+		if r.status != 200 || !bytes.Equal(r.body, o.content) || r.header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("GET after the copy: %d, %d bytes, Content-Encoding %q; want 200, the %d stored gzip bytes, Content-Encoding gzip",
+				r.status, len(r.body), r.header.Get("Content-Encoding"), len(o.content))
+		}
+	})
+
 	t.Run("a key with spaces, unicode and + lands under the same key", func(t *testing.T) {
 		s := *s
 		s.t = t
@@ -350,6 +382,35 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: %d %q", alt, r.status, r.body)
 		}
 		s.mustOrigin(r, "s3", "GET with %2B")
+	})
+
+	t.Run("a key with literal + is served from GCS, copied, then served from S3 under the same key", func(t *testing.T) {
+		s := *s
+		s.t = t
+		// S3 (here: the proxy in front of versitygw) reads "/c++/a+b.txt"
+		// as "c  /a b.txt"; the viewer-request function sends "+" as %2B.
+		o := object{key: "c++/a+b.txt", content: []byte("plus key\n"), contentType: "text/plain", cacheControl: "max-age=5"}
+		s.put(o)
+		const path = "/c++/a+b.txt" // as a browser sends it: "+" is legal in a path
+		r := s.do("GET", path, nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Fatalf("first GET %s: %d %q", path, r.status, r.body)
+		}
+		s.mustOrigin(r, "gcs", "first GET")
+		s.waitLanded(o)
+		if sent := h.Tap.SendsFor(o.key); len(sent) != 1 {
+			t.Errorf("the edge sent %d messages for %s, want 1", len(sent), o.key)
+		}
+		for _, p := range []string{path, "/c%2B%2B/a%2Bb.txt"} {
+			r = s.do("GET", p, nil)
+			if r.status != 200 || !bytes.Equal(r.body, o.content) {
+				t.Errorf("GET %s after the copy: %d %q", p, r.status, r.body)
+			}
+			s.mustOrigin(r, "s3", "GET "+p+" after the copy")
+		}
+		if n := len(h.Tap.SendsFor(o.key)); n != 1 {
+			t.Errorf("%s queued %d times, want still 1: S3 served it", o.key, n)
+		}
 	})
 
 	t.Run("50 concurrent GETs and ranged GETs of one missing key make exactly one copy, never overwritten", func(t *testing.T) {
@@ -526,7 +587,7 @@ func TestEndToEnd(t *testing.T) {
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	sort.Strings(keys)
-	want := []string{"css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt", "img/a.png", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
+	want := []string{"c++/a+b.txt", "css/plain-viewer.css", "css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt", "img/a.png", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
 	if strings.Join(keys, "\n") != strings.Join(want, "\n") {
 		t.Errorf("keys in S3:\n  %q\nwant\n  %q", keys, want)
 	}
@@ -535,10 +596,11 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// versitygw, local-aws-sqs, the edge handler's node, two transfer
-	// function processes: the check below means something only if they ran.
-	if len(running) < 5 {
-		t.Errorf("only %d child processes while running, want at least 5", len(running))
+	// versitygw, local-aws-sqs, the edge handler's node, the viewer-request
+	// function's node, two transfer function processes: the check below
+	// means something only if they ran.
+	if len(running) < 6 {
+		t.Errorf("only %d child processes while running, want at least 6", len(running))
 	}
 	closed = true
 	if err := h.Close(); err != nil {

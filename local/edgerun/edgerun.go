@@ -3,7 +3,8 @@
 // local harness. It stages the handler beside a settings.mjs written the way
 // the CDK stack writes it at synth, starts one long-lived node process (one
 // warm Lambda@Edge container) and invokes the handler with events shaped like
-// CloudFront's.
+// CloudFront's. It also runs a CloudFront Function file (function.go), the
+// viewer-request function the front calls first.
 //
 // This is a test and demo harness; nothing here is deployed.
 package edgerun
@@ -113,20 +114,26 @@ func start(ctx context.Context, cfg Options, dir string) (*Runner, error) {
 	if err := Stage(dir, cfg.EdgeDir, cfg.Settings); err != nil {
 		return nil, err
 	}
-	replies, replyWriter, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("reply pipe: %w", err)
-	}
 	args := []string{filepath.Join(dir, "runner.mjs"), dir}
 	if cfg.QueueURL != "" {
 		args = append(args, cfg.QueueURL)
+	}
+	return launch(ctx, dir, args, cfg.Env, cfg.Logs, filepath.Join(cfg.EdgeDir, "index.mjs"))
+}
+
+// launch starts node on a runner script staged in dir (args[0]) that
+// speaks the line protocol of runner.mjs, and waits for it to report ready.
+// code names what the runner loads, for the error when it does not start.
+func launch(ctx context.Context, dir string, args, env []string, logs io.Writer, code string) (*Runner, error) {
+	replies, replyWriter, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("reply pipe: %w", err)
 	}
 	cmd := exec.Command("node", args...)
 	cmd.Dir = dir
 	// Lambda@Edge has no user environment; node gets only what it needs
 	// plus what the caller adds (dummy credentials, region).
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, cfg.Env...)
-	logs := cfg.Logs
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
 	if logs == nil {
 		logs = io.Discard
 	}
@@ -163,10 +170,10 @@ func start(ctx context.Context, cfg Options, dir string) (*Runner, error) {
 	case <-ready:
 		return r, nil
 	case <-r.exited:
-		return nil, fmt.Errorf("edge handler runner exited while loading %s (see its output)", filepath.Join(cfg.EdgeDir, "index.mjs"))
+		return nil, fmt.Errorf("node runner exited while loading %s (see its output)", code)
 	case <-timer.C:
 		r.kill()
-		return nil, errors.New("edge handler runner not ready after 15s")
+		return nil, fmt.Errorf("node runner for %s not ready after 15s", code)
 	case <-ctx.Done():
 		r.kill()
 		return nil, ctx.Err()
@@ -198,7 +205,7 @@ func (r *Runner) readReplies(from *os.File, ready chan struct{}) {
 	r.mu.Lock()
 	r.closed = true
 	for id, ch := range r.pending {
-		ch <- reply{ID: id, Error: "edge handler runner exited"}
+		ch <- reply{ID: id, Error: "node runner exited"}
 		delete(r.pending, id)
 	}
 	r.mu.Unlock()
@@ -206,11 +213,25 @@ func (r *Runner) readReplies(from *os.File, ready chan struct{}) {
 
 // Invoke runs the handler on one event and returns the response it returned.
 func (r *Runner) Invoke(ctx context.Context, ev Event, lc Context) (Response, error) {
+	result, err := r.call(ctx, ev, &lc)
+	if err != nil {
+		return Response{}, err
+	}
+	var resp Response
+	if err := json.Unmarshal(result, &resp); err != nil {
+		return Response{}, fmt.Errorf("edge handler returned %s: %w", result, err)
+	}
+	return resp, nil
+}
+
+// call sends one event (and the Lambda context, if any) and waits for the
+// handler's result.
+func (r *Runner) call(ctx context.Context, ev any, lc *Context) (json.RawMessage, error) {
 	ch := make(chan reply, 1)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return Response{}, errors.New("edge handler runner is closed")
+		return nil, errors.New("node runner is closed")
 	}
 	r.nextID++
 	id := r.nextID
@@ -218,33 +239,29 @@ func (r *Runner) Invoke(ctx context.Context, ev Event, lc Context) (Response, er
 	r.mu.Unlock()
 
 	line, err := json.Marshal(struct {
-		ID      int     `json:"id"`
-		Event   Event   `json:"event"`
-		Context Context `json:"context"`
+		ID      int      `json:"id"`
+		Event   any      `json:"event"`
+		Context *Context `json:"context,omitempty"`
 	}{id, ev, lc})
 	if err != nil {
-		return Response{}, fmt.Errorf("encode edge event: %w", err)
+		return nil, fmt.Errorf("encode event: %w", err)
 	}
 	r.writeMu.Lock()
 	_, err = r.stdin.Write(append(line, '\n'))
 	r.writeMu.Unlock()
 	if err != nil {
 		r.forget(id)
-		return Response{}, fmt.Errorf("send edge event: %w", err)
+		return nil, fmt.Errorf("send event: %w", err)
 	}
 	select {
 	case rep := <-ch:
 		if rep.Error != "" {
-			return Response{}, fmt.Errorf("edge handler failed: %s", rep.Error)
+			return nil, fmt.Errorf("handler failed: %s", rep.Error)
 		}
-		var resp Response
-		if err := json.Unmarshal(rep.Result, &resp); err != nil {
-			return Response{}, fmt.Errorf("edge handler returned %s: %w", rep.Result, err)
-		}
-		return resp, nil
+		return rep.Result, nil
 	case <-ctx.Done():
 		r.forget(id)
-		return Response{}, fmt.Errorf("edge handler: %w", ctx.Err())
+		return nil, fmt.Errorf("handler: %w", ctx.Err())
 	}
 }
 

@@ -2,10 +2,16 @@
 // tests and the demo only (nothing here is deployed). It reproduces exactly
 // the behaviours the system relies on and nothing more:
 //
+//   - Every viewer request first goes through the real viewer-request
+//     CloudFront Function (lambda/viewer-request/index.js, under node); what
+//     it returns (uri, headers) is the request from then on, for the origins
+//     and the origin-response handler alike.
 //   - GET and HEAD only (the distribution allows GET/HEAD/OPTIONS, and origin
 //     groups fail over only for those); anything else is 405.
 //   - The request goes to the primary origin, the S3 stand-in, signed with
-//     SigV4 as Origin Access Control signs it (path-style, one bucket).
+//     SigV4 as Origin Access Control signs it (path-style, one bucket), with
+//     the path as CloudFront forwards it: a literal "+" stays "+", which S3
+//     reads as a space.
 //   - On 403 or 404 from S3, or when S3 cannot be reached, it fails over to
 //     the secondary origin, the GCS stand-in, at /<bucket><uri>, as the
 //     GCS origin with origin path /<bucket> does.
@@ -17,7 +23,8 @@
 //     as on CloudFront.
 //
 // It does not cache (every request reaches an origin, like a TTL of 0), does
-// not compress, and invokes the handler only for the origin whose response
+// not compress or decompress (an origin's gzip reaches the viewer as gzip,
+// whatever the viewer accepts, as on CloudFront), and invokes the handler only for the origin whose response
 // is served. It adds X-Local-Origin: s3|gcs so tests and the demo can tell
 // which origin answered.
 package front
@@ -53,6 +60,11 @@ type Edge interface {
 	Invoke(ctx context.Context, ev edgerun.Event, lc edgerun.Context) (edgerun.Response, error)
 }
 
+// ViewerRequest runs the viewer-request CloudFront Function.
+type ViewerRequest interface {
+	ViewerRequest(ctx context.Context, ev edgerun.FunctionEvent) (edgerun.FunctionRequest, error)
+}
+
 // Config wires the front to its origins and the edge handler.
 type Config struct {
 	S3Endpoint    string // http://127.0.0.1:PORT of the S3 stand-in
@@ -66,6 +78,10 @@ type Config struct {
 	// it (the edge settings' gcsDomainName), reported in the event: the
 	// requests themselves go to GCSEndpoint.
 	GCSDomainName string
+
+	// ViewerRequest, if set, runs on every viewer request before anything
+	// else (nil: a distribution without a viewer-request function).
+	ViewerRequest ViewerRequest
 
 	Edge         Edge
 	FunctionName string // e.g. us-east-1.BackToOriginEdge-OriginResponse
@@ -81,6 +97,7 @@ type Config struct {
 type Exchange struct {
 	Method    string
 	URI       string // as received, percent-encoded
+	OriginURI string // after the viewer-request function: what the origins got
 	Range     string
 	S3Status  int   // 0 if S3 could not be reached
 	S3Err     error // why S3 could not be reached
@@ -101,7 +118,10 @@ type Front struct {
 // New returns a front for cfg.
 func New(cfg Config) *Front {
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
+		// Bytes pass as they come, as through CloudFront: Go's transport would otherwise ask
+		// for gzip on its own when the viewer did not, and decompress the answer silently.
+		// Accept-Encoding is the front's to set (see ServeHTTP).
+		cfg.Client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	}
 	if cfg.EdgeTimeout == 0 {
 		cfg.EdgeTimeout = 30 * time.Second
@@ -126,27 +146,34 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.cfg.Observe(ex)
 		}
 	}()
+	uri, viewerHeader, err := f.viewerRequest(r.Context(), r)
+	if err != nil {
+		ex.EdgeErr = err
+		ex.Status = http.StatusServiceUnavailable // CloudFront's answer to a failing function
+		http.Error(w, "viewer-request function failed", ex.Status)
+		return
+	}
+	ex.OriginURI = uri
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		ex.Status = http.StatusMethodNotAllowed
 		http.Error(w, "method not allowed", ex.Status)
 		return
 	}
-	key, err := url.PathUnescape(strings.TrimPrefix(ex.URI, "/"))
-	if err != nil || key == "" {
+	if key, err := url.PathUnescape(strings.TrimPrefix(uri, "/")); err != nil || key == "" || !strings.HasPrefix(uri, "/") {
 		ex.Status = http.StatusBadRequest
 		http.Error(w, "bad request", ex.Status)
 		return
 	}
 	originHeaders := http.Header{}
-	if ex.Range != "" {
-		originHeaders.Set("Range", ex.Range)
+	if rng := viewerHeader.Get("Range"); rng != "" {
+		originHeaders.Set("Range", rng)
 	}
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if acceptsGzip(viewerHeader.Get("Accept-Encoding")) {
 		originHeaders.Set("Accept-Encoding", "gzip")
 	}
 
-	origin, resp, originReq, err := f.fetch(r.Context(), r.Method, ex.URI, key, originHeaders, &ex)
+	origin, resp, originReq, err := f.fetch(r.Context(), r.Method, uri, originHeaders, &ex)
 	if err != nil {
 		ex.OriginErr = err
 		ex.Status = http.StatusBadGateway
@@ -157,7 +184,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.Origin = origin
 	ex.Size = objectSize(resp)
 
-	out, err := f.edge(r.Context(), origin, ex.URI, r, originReq, resp)
+	out, err := f.edge(r.Context(), origin, uri, r, originReq, resp)
 	if err != nil {
 		ex.EdgeErr = err
 		ex.Status = http.StatusBadGateway
@@ -199,9 +226,63 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// viewerRequest runs the viewer-request function, if any, on r and returns
+// the uri and headers it let through.
+func (f *Front) viewerRequest(ctx context.Context, r *http.Request) (string, http.Header, error) {
+	uri := r.URL.EscapedPath()
+	if f.cfg.ViewerRequest == nil {
+		return uri, r.Header, nil
+	}
+	headers := map[string]edgerun.FunctionValue{"host": {Value: r.Host}}
+	for name, values := range r.Header {
+		headers[strings.ToLower(name)] = edgerun.NewFunctionValue(values)
+	}
+	// Query values as they appear in the URL; the function leaves them alone
+	// and no query reaches an origin (the cache key is the path only).
+	query := map[string]edgerun.FunctionValue{}
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		if name, value, _ := strings.Cut(pair, "="); name != "" {
+			query[name] = edgerun.NewFunctionValue(append(existing(query, name), value))
+		}
+	}
+	cookies := map[string]edgerun.FunctionValue{}
+	for _, c := range r.Cookies() {
+		cookies[c.Name] = edgerun.NewFunctionValue(append(existing(cookies, c.Name), c.Value))
+	}
+	out, err := f.cfg.ViewerRequest.ViewerRequest(ctx, edgerun.FunctionEvent{
+		Version: "1.0",
+		Context: edgerun.FunctionContext{
+			DistributionDomainName: "d111111abcdef8.cloudfront.net",
+			DistributionID:         "EDFDVBD6EXAMPLE",
+			EventType:              "viewer-request",
+			RequestID:              randomID(),
+		},
+		Viewer:  edgerun.FunctionViewer{IP: clientIP(r)},
+		Request: edgerun.FunctionRequest{Method: r.Method, URI: uri, QueryString: query, Headers: headers, Cookies: cookies},
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	h := http.Header{}
+	for name, v := range out.Headers {
+		for _, value := range v.Values() {
+			h.Add(name, value)
+		}
+	}
+	return out.URI, h, nil
+}
+
+// existing lists the values already collected under name.
+func existing(m map[string]edgerun.FunctionValue, name string) []string {
+	if v, ok := m[name]; ok {
+		return v.Values()
+	}
+	return nil
+}
+
 // fetch asks S3, then GCS on failover, and returns the origin that answered.
-func (f *Front) fetch(ctx context.Context, method, uri, key string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
-	s3req, err := f.s3Request(ctx, method, key, hdr)
+func (f *Front) fetch(ctx context.Context, method, uri string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
+	s3req, err := f.s3Request(ctx, method, uri, hdr)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -231,18 +312,43 @@ func (f *Front) fetch(ctx context.Context, method, uri, key string, hdr http.Hea
 	return "gcs", resp, gcsReq, nil
 }
 
-func (f *Front) s3Request(ctx context.Context, method, key string, hdr http.Header) (*http.Request, error) {
+func (f *Front) s3Request(ctx context.Context, method, uri string, hdr http.Header) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, f.cfg.S3Endpoint, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build S3 request: %w", err)
 	}
-	req.URL.Opaque = "//" + req.URL.Host + "/" + f.cfg.S3Bucket + "/" + awsPathEscape(key)
+	sent, signed, err := s3Paths(uri)
+	if err != nil {
+		return nil, fmt.Errorf("S3 path for %q: %w", uri, err)
+	}
+	prefix := "//" + req.URL.Host + "/" + f.cfg.S3Bucket
+	req.URL.Opaque = prefix + signed
 	req.Header = hdr.Clone()
 	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 	if err := f.signer.SignHTTP(ctx, f.cfg.S3Credentials, req, emptySHA256, "s3", f.cfg.S3Region, time.Now()); err != nil {
 		return nil, fmt.Errorf("sign S3 request: %w", err)
 	}
+	req.URL.Opaque = prefix + sent
 	return req, nil
+}
+
+// s3Paths is uri as the S3 origin gets it (sent) and as S3 reads it when it
+// checks the signature (signed). CloudFront forwards the viewer's path, so a
+// literal "+" reaches S3, which reads it as a space and checks the signature
+// against that reading: a SignatureDoesNotMatch from S3 for a path with "+"
+// shows its canonical request with "%20" there (nginx/nginx-s3-gateway#77).
+// The runs between literal "+" are sent in SigV4's canonical encoding, as
+// Origin Access Control would sign them.
+func s3Paths(uri string) (sent, signed string, err error) {
+	runs := strings.Split(uri, "+")
+	for i, run := range runs {
+		decoded, err := url.PathUnescape(run)
+		if err != nil {
+			return "", "", err
+		}
+		runs[i] = awsPathEscape(decoded)
+	}
+	return strings.Join(runs, "+"), strings.Join(runs, "%20"), nil
 }
 
 // edge runs the origin-response handler on the origin's response.

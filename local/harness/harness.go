@@ -4,9 +4,10 @@
 // function (the lambda/transfer binary) fed by an SQS event-source consumer.
 // It is a test and demo harness; nothing here is deployed.
 //
-//	viewer ─> front ─> S3 stand-in (versitygw)          [on 403/404: GCS stand-in]
+//	viewer ─> front ─> "+" as space ─> S3 stand-in (versitygw)   [on 403/404: GCS stand-in]
+//	            ├─ viewer request ─> viewer-request function (node), first
 //	            └─ origin response ─> edge handler (node) ─> SQS tap ─> SQS stand-in
-//	SQS stand-in ─> consumer ─> transfer binary (Runtime API) ─> S3 counter ─> S3 stand-in
+//	SQS stand-in ─> consumer ─> transfer binary (Runtime API) ─> S3 counter ─> "+" as space ─> S3 stand-in
 //	                                                └─> source switch ─> GCS stand-in
 package harness
 
@@ -106,8 +107,9 @@ type Harness struct {
 	Writes *proxy.S3Counter // object writes by the transfer function
 	Source *proxy.Switch    // the transfer function's road to GCS
 
-	Edge      *edgerun.Runner
-	Instances []*lambdart.Instance
+	Edge          *edgerun.Runner
+	ViewerRequest *edgerun.Function
+	Instances     []*lambdart.Instance
 
 	stopConsumer context.CancelFunc
 	consumer     *consumer.Consumer
@@ -217,7 +219,13 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	s3URL, _ := url.Parse(h.S3.Endpoint)
+	// Every S3 client reaches versitygw the way S3 would read its paths.
+	versityURL, _ := url.Parse(h.S3.Endpoint)
+	s3Endpoint, err := h.serve(proxy.NewS3PlusAsSpace(versityURL), "127.0.0.1:0")
+	if err != nil {
+		return h, err
+	}
+	s3URL, _ := url.Parse(s3Endpoint)
 	h.Writes = proxy.NewS3Counter(s3URL, S3Bucket)
 	writesURL, err := h.serve(h.Writes, "127.0.0.1:0")
 	if err != nil {
@@ -248,6 +256,16 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	h.closers = append(h.closers, h.Edge.Close)
+
+	// The viewer-request CloudFront Function, the file the stack inlines.
+	h.ViewerRequest, err = edgerun.StartFunction(ctx, edgerun.FunctionOptions{
+		File: filepath.Join(root, "lambda", "viewer-request", "index.js"),
+		Logs: opts.Logs,
+	})
+	if err != nil {
+		return h, err
+	}
+	h.closers = append(h.closers, h.ViewerRequest.Close)
 
 	// The transfer function, as deployed, with its clients pointed at the
 	// stand-ins through the environment variables the SDK honours.
@@ -304,7 +322,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	h.closers = append(h.closers, func() error { stop(); h.consumer.Wait(); return nil })
 
 	f := front.New(front.Config{
-		S3Endpoint: h.S3.Endpoint,
+		S3Endpoint: s3Endpoint,
 		S3Bucket:   S3Bucket,
 		S3Region:   Region,
 		S3Credentials: aws.Credentials{
@@ -313,6 +331,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		GCSEndpoint:   h.GCS.URL,
 		GCSBucket:     GCSBucket,
 		GCSDomainName: GCSDomainName,
+		ViewerRequest: h.ViewerRequest,
 		Edge:          h.Edge,
 		FunctionName:  EdgeFunctionName,
 		EdgeTimeout:   5 * time.Second, // the edge function's timeout in the stack

@@ -1,7 +1,8 @@
-// Package proxy holds the two small proxies the end-to-end harness puts
-// between the transfer function and its stand-ins: a TCP proxy that can take
-// an origin "down" and bring it back, and an HTTP proxy that counts the S3
-// calls that write objects. Test and demo harness only.
+// Package proxy holds the small proxies the end-to-end harness puts in front
+// of its stand-ins: a TCP proxy that can take an origin "down" and bring it
+// back, an HTTP proxy that counts the S3 calls that write objects, and one
+// that makes the S3 stand-in read a literal "+" in a path as S3 does. Test
+// and demo harness only.
 package proxy
 
 import (
