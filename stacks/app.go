@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // App is the two stacks of one deployment.
@@ -11,7 +12,9 @@ type App struct {
 }
 
 // NewApp creates both stacks. The edge stack only needs to know where the queue will be (its
-// name and region), so references go one way: edge version -> distribution.
+// name and region), and the main stack reads the edge version through an SSM parameter
+// (WeakExport), so no CloudFormation export links them: the main stack is deployed after the
+// edge stack, and either can change without the other refusing.
 func NewApp(app awscdk.App, cfg Config) (*App, error) {
 	edge, err := NewEdgeStack(app, EdgeStackName, &EdgeStackProps{
 		Config:      cfg,
@@ -22,8 +25,9 @@ func NewApp(app awscdk.App, cfg Config) (*App, error) {
 		return nil, err
 	}
 	main := NewMainStack(app, MainStackName, &MainStackProps{
-		Config:         cfg,
-		OriginResponse: edge.OriginResponse.Version,
+		Config:                cfg,
+		OriginResponseVersion: edge.OriginResponseVersion,
 	})
+	main.AddDependency(edge.Stack, jsii.String("the distribution uses the edge function's newest version"))
 	return &App{Edge: edge, Main: main}, nil
 }

@@ -53,8 +53,11 @@ type Config struct {
 	Account string
 	Region  string
 	// RegionDefaulted is true when neither context nor CDK_DEFAULT_REGION named a region.
-	RegionDefaulted        bool
-	OriginShieldRegion     string
+	RegionDefaulted    bool
+	OriginShieldRegion string
+	// EdgeVersionArn, when set, pins the origin-response version instead of reading the edge
+	// stack's newest one; it is for the one-time upgrade from a strong cross-stack reference.
+	EdgeVersionArn         string
 	AutoDeleteBucket       bool
 	TransferMaxConcurrency int
 	AlarmEmail             string
@@ -78,6 +81,7 @@ const (
 	ContextIncludePrefixes        = "includePrefixes"
 	ContextExcludeSuffixes        = "excludeSuffixes"
 	ContextSourceHMACSecret       = "sourceHmacSecret"
+	ContextEdgeVersionArn         = "edgeVersionArn"
 )
 
 // ConfigFromApp reads the context of app and the CDK_DEFAULT_* variables the CLI sets.
@@ -104,7 +108,8 @@ func ConfigFromApp(app awscdk.App) (Config, error) {
 	values := map[string]string{}
 	for _, key := range []string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
 		ContextTransferMaxConcurrency, ContextAlarmEmail, ContextIncludePrefixes,
-		ContextExcludeSuffixes, ContextSourceHMACSecret} {
+		ContextExcludeSuffixes, ContextSourceHMACSecret,
+		ContextEdgeVersionArn} {
 		v, err := get(key)
 		if err != nil {
 			return Config{}, err
@@ -117,6 +122,8 @@ func ConfigFromApp(app awscdk.App) (Config, error) {
 var (
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	// A numbered version of a function in us-east-1, as Lambda@Edge requires.
+	edgeVersionArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:us-east-1:\d{12}:function:[A-Za-z0-9_.-]+:\d+$`)
 )
 
 // ParseConfig validates context values (as strings) and fills defaults. Every error names the
@@ -158,6 +165,13 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 			ContextOriginShieldRegion, cfg.Region, ContextOriginShieldRegion, strings.Join(originShieldRegions, ", "))
 	}
 	cfg.OriginShieldRegion = shield
+
+	if v := context[ContextEdgeVersionArn]; v != "" {
+		if !edgeVersionArnPattern.MatchString(v) {
+			return Config{}, fmt.Errorf("context %q: %q is not the ARN of a numbered Lambda version in us-east-1 (arn:aws:lambda:us-east-1:ACCOUNT:function:NAME:VERSION)", ContextEdgeVersionArn, v)
+		}
+		cfg.EdgeVersionArn = v
+	}
 
 	switch v := context[ContextAutoDeleteBucket]; v {
 	case "", "false":

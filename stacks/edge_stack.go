@@ -18,12 +18,13 @@ type EdgeStackProps struct {
 type EdgeStack struct {
 	awscdk.Stack
 	OriginResponse *OriginResponse
+	// OriginResponseVersion publishes the version's ARN for the main stack, weakly.
+	OriginResponseVersion *WeakExport
 }
 
 func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) (*EdgeStack, error) {
 	sprops := props.StackProps
 	sprops.Env = props.Config.env(EdgeRegion)
-	sprops.CrossRegionReferences = jsii.Bool(true)
 	if sprops.Description == nil {
 		sprops.Description = jsii.String("Back-to-origin: Lambda@Edge origin-response handler that queues objects served from GCS")
 	}
@@ -42,5 +43,10 @@ func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) 
 	if err != nil {
 		return nil, err
 	}
-	return &EdgeStack{Stack: stack, OriginResponse: originResponse}, nil
+	version := NewWeakExport(stack, "OriginResponseVersion", &WeakExportProps{
+		Value:        originResponse.Version.FunctionArn(),
+		RefreshToken: *originResponse.VersionLogicalID,
+		Description:  "ARN of the origin-response function's current version, read by the " + MainStackName + " stack",
+	})
+	return &EdgeStack{Stack: stack, OriginResponse: originResponse, OriginResponseVersion: version}, nil
 }

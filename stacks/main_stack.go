@@ -16,8 +16,9 @@ const GCSBucketNamePattern = `^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`
 type MainStackProps struct {
 	awscdk.StackProps
 	Config Config
-	// OriginResponse is the edge function's version, from the edge stack in us-east-1.
-	OriginResponse awslambda.IVersion
+	// OriginResponseVersion is the edge function's version ARN, published by the edge stack in
+	// us-east-1 and read back weakly, so that a new version never renames an import.
+	OriginResponseVersion *WeakExport
 }
 
 // MainStack holds the bucket, the distribution and the transfer pipeline.
@@ -32,7 +33,6 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	cfg := props.Config
 	sprops := props.StackProps
 	sprops.Env = cfg.env(cfg.Region)
-	sprops.CrossRegionReferences = jsii.Bool(true)
 	if sprops.Description == nil {
 		sprops.Description = jsii.String("Back-to-origin: CloudFront serves from S3 and falls back to GCS; missed objects are copied to S3")
 	}
@@ -60,11 +60,15 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		AlarmEmail:       cfg.AlarmEmail,
 		SourceHMACSecret: cfg.SourceHMACSecret,
 	})
+	versionArn := jsii.String(cfg.EdgeVersionArn)
+	if cfg.EdgeVersionArn == "" {
+		versionArn = props.OriginResponseVersion.ImportInto(stack, "OriginResponseVersion")
+	}
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
 		Bucket:             bucket,
 		GCSBucketName:      gcsBucketName.ValueAsString(),
 		OriginShieldRegion: cfg.OriginShieldRegion,
-		OriginResponse:     props.OriginResponse,
+		OriginResponse:     awslambda.Version_FromVersionArn(stack, jsii.String("OriginResponse"), versionArn),
 	})
 
 	output := func(id, value, description string) {
@@ -76,14 +80,12 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	output("TransferQueueUrl", *transfer.Queue.QueueUrl(), "FIFO queue of keys waiting to be copied")
 	output("DeadLetterQueueUrl", *transfer.DeadLetterQueue.QueueUrl(), "Keys that could not be copied, with the reason")
 
-	// CDK's own helper functions (cross-region reference reader, bucket auto-delete) use
-	// managed policies and runtimes chosen by CDK.
+	// CDK's own helper functions (the weak import's SDK call, bucket auto-delete) use managed
+	// policies and runtimes chosen by CDK.
 	cdknag.NagSuppressions_AddStackSuppressions(stack, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("CDK-provided custom-resource providers use AWSLambdaBasicExecutionRole"),
 			AppliesTo: &[]any{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")}},
 		{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("CDK-provided custom-resource providers pin their own runtime")},
-		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("CDK's cross-region reference reader reads the SSM parameters under its stack's own prefix"),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter\/cdk\/exports\/.*\*$/`)}}},
 	}, jsii.Bool(true))
 
 	return &MainStack{Stack: stack, Bucket: bucket, Delivery: delivery, Transfer: transfer}

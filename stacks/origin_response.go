@@ -29,6 +29,9 @@ type OriginResponse struct {
 	Function awslambda.Function
 	// Version is what CloudFront associates; Lambda@Edge needs a numbered version.
 	Version awslambda.IVersion
+	// VersionLogicalID is the version's logical id, which CDK derives from a hash of the
+	// function's code and configuration: it changes exactly when a new version is published.
+	VersionLogicalID *string
 }
 
 func NewOriginResponse(scope constructs.Construct, id string, props *OriginResponseProps) (*OriginResponse, error) {
@@ -88,7 +91,13 @@ func NewOriginResponse(scope constructs.Construct, id string, props *OriginRespo
 		Reason: jsii.String("Lambda@Edge supports fewer runtimes than Lambda; Node.js 22 is the one this handler is built and tested for"),
 	}}, nil)
 
-	return &OriginResponse{Construct: this, Function: fn, Version: fn.CurrentVersion()}, nil
+	version := fn.CurrentVersion()
+	return &OriginResponse{
+		Construct:        this,
+		Function:         fn,
+		Version:          version,
+		VersionLogicalID: version.Node().DefaultChild().(awscdk.CfnResource).LogicalId(),
+	}, nil
 }
 
 // stageEdgeBundle writes the handler and its settings into a fresh folder, so the deployed
