@@ -24,13 +24,6 @@ const (
 	GCSDomainName = "storage.googleapis.com"
 )
 
-// originShieldRegions are the regions where CloudFront runs Origin Shield.
-var originShieldRegions = []string{
-	"ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-	"eu-central-1", "eu-west-1", "eu-west-2", "sa-east-1",
-	"us-east-1", "us-east-2", "us-west-2",
-}
-
 // nearestOriginShield maps regions without Origin Shield to the Origin Shield region AWS
 // recommends for origins there, so the default works wherever the stack is deployed.
 var nearestOriginShield = map[string]string{
@@ -53,8 +46,15 @@ type Config struct {
 	Account string
 	Region  string
 	// RegionDefaulted is true when neither context nor CDK_DEFAULT_REGION named a region.
-	RegionDefaulted    bool
+	RegionDefaulted bool
+	// OriginShieldRegion shields the S3 origin, which is in the stack's region.
 	OriginShieldRegion string
+	// SourceOriginShieldRegion shields the source (GCS) origin: AWS advises the Origin Shield
+	// region with the lowest latency to the origin, so it follows the source's location.
+	SourceOriginShieldRegion string
+	// SourceOriginShieldDefaulted is true when no setting placed it near the source: it is then
+	// OriginShieldRegion, and synth warns.
+	SourceOriginShieldDefaulted bool
 	// EdgeVersionArn, when set, pins the origin-response version instead of reading the edge
 	// stack's newest one; it is for the one-time upgrade from a strong cross-stack reference.
 	EdgeVersionArn         string
@@ -81,6 +81,8 @@ const (
 	ContextIncludePrefixes        = "includePrefixes"
 	ContextExcludeSuffixes        = "excludeSuffixes"
 	ContextSourceHMACSecret       = "sourceHmacSecret"
+	ContextSourceOriginShield     = "sourceOriginShieldRegion"
+	ContextSourceLocation         = "sourceLocation"
 	ContextEdgeVersionArn         = "edgeVersionArn"
 )
 
@@ -108,7 +110,7 @@ func ConfigFromApp(app awscdk.App) (Config, error) {
 	values := map[string]string{}
 	for _, key := range []string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
 		ContextTransferMaxConcurrency, ContextAlarmEmail, ContextIncludePrefixes,
-		ContextExcludeSuffixes, ContextSourceHMACSecret,
+		ContextExcludeSuffixes, ContextSourceHMACSecret, ContextSourceOriginShield, ContextSourceLocation,
 		ContextEdgeVersionArn} {
 		v, err := get(key)
 		if err != nil {
@@ -152,19 +154,23 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 	shield := context[ContextOriginShieldRegion]
 	switch {
 	case shield != "":
-		if !slices.Contains(originShieldRegions, shield) {
+		if !slices.Contains(OriginShieldRegions, shield) {
 			return Config{}, fmt.Errorf("context %q: Origin Shield is not available in %q; valid regions: %s",
-				ContextOriginShieldRegion, shield, strings.Join(originShieldRegions, ", "))
+				ContextOriginShieldRegion, shield, strings.Join(OriginShieldRegions, ", "))
 		}
-	case slices.Contains(originShieldRegions, cfg.Region):
+	case slices.Contains(OriginShieldRegions, cfg.Region):
 		shield = cfg.Region
 	case nearestOriginShield[cfg.Region] != "":
 		shield = nearestOriginShield[cfg.Region]
 	default:
 		return Config{}, fmt.Errorf("context %q: Origin Shield is not available in the stack's region %q and no nearby one is known; set -c %s=REGION, one of: %s",
-			ContextOriginShieldRegion, cfg.Region, ContextOriginShieldRegion, strings.Join(originShieldRegions, ", "))
+			ContextOriginShieldRegion, cfg.Region, ContextOriginShieldRegion, strings.Join(OriginShieldRegions, ", "))
 	}
 	cfg.OriginShieldRegion = shield
+
+	if err := cfg.placeSourceOriginShield(context[ContextSourceOriginShield], context[ContextSourceLocation]); err != nil {
+		return Config{}, err
+	}
 
 	if v := context[ContextEdgeVersionArn]; v != "" {
 		if !edgeVersionArnPattern.MatchString(v) {
@@ -202,6 +208,30 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// placeSourceOriginShield puts the source origin's Origin Shield in the region given, or near the
+// source's location, or (with a synth warning) where the S3 origin's is.
+func (c *Config) placeSourceOriginShield(region, location string) error {
+	switch {
+	case region != "" && location != "":
+		return fmt.Errorf("context %q and %q: set one of them, not both", ContextSourceOriginShield, ContextSourceLocation)
+	case region != "":
+		if !slices.Contains(OriginShieldRegions, region) {
+			return fmt.Errorf("context %q: Origin Shield is not available in %q; valid regions: %s",
+				ContextSourceOriginShield, region, strings.Join(OriginShieldRegions, ", "))
+		}
+		c.SourceOriginShieldRegion = region
+	case location != "":
+		shield, err := NearestOriginShieldForGCS(location)
+		if err != nil {
+			return fmt.Errorf("context %q: %w", ContextSourceLocation, err)
+		}
+		c.SourceOriginShieldRegion = shield
+	default:
+		c.SourceOriginShieldRegion, c.SourceOriginShieldDefaulted = c.OriginShieldRegion, true
+	}
+	return nil
 }
 
 // parseList accepts a JSON array of strings (from cdk.json) or a comma-separated list (from -c).

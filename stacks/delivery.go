@@ -18,10 +18,14 @@ import (
 const errorCachingTTL = 10 // seconds
 
 type DeliveryProps struct {
-	Bucket             awss3.IBucket
-	GCSBucketName      *string
-	OriginShieldRegion string
-	OriginResponse     awslambda.IVersion
+	Bucket        awss3.IBucket
+	GCSBucketName *string
+	// S3OriginShieldRegion is near the bucket (the stack's region); SourceOriginShieldRegion is
+	// near the source. AWS: "Specify the AWS Region that has the lowest latency to your origin"
+	// (CloudFront API Reference, OriginShield).
+	S3OriginShieldRegion     string
+	SourceOriginShieldRegion string
+	OriginResponse           awslambda.IVersion
 }
 
 // Delivery is the CloudFront distribution: S3 first, GCS when S3 does not have the object yet.
@@ -37,13 +41,13 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 	// origin group fails over on and what the viewer would otherwise see as a 403.
 	s3Origin := awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(props.Bucket, &awscloudfrontorigins.S3BucketOriginWithOACProps{
 		OriginAccessLevels: &[]awscloudfront.AccessLevel{awscloudfront.AccessLevel_READ, awscloudfront.AccessLevel_LIST},
-		OriginShieldRegion: jsii.String(props.OriginShieldRegion),
+		OriginShieldRegion: jsii.String(props.S3OriginShieldRegion),
 	})
 	gcsOrigin := awscloudfrontorigins.NewHttpOrigin(jsii.String(GCSDomainName), &awscloudfrontorigins.HttpOriginProps{
 		OriginPath:         awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("/"), props.GCSBucketName}),
 		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
 		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
-		OriginShieldRegion: jsii.String(props.OriginShieldRegion),
+		OriginShieldRegion: jsii.String(props.SourceOriginShieldRegion),
 	})
 	origins := awscloudfrontorigins.NewOriginGroup(&awscloudfrontorigins.OriginGroupProps{
 		PrimaryOrigin:       s3Origin,

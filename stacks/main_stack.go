@@ -41,6 +41,11 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("backtoorigin:region"),
 			jsii.String("No region set (CDK_DEFAULT_REGION or -c region=...): synthesized for "+cfg.Region))
 	}
+	if cfg.SourceOriginShieldDefaulted {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("backtoorigin:sourceOriginShield"),
+			jsii.String("The GCS origin's Origin Shield is in "+cfg.SourceOriginShieldRegion+", near the S3 bucket, not near the GCS bucket: set -c "+
+				ContextSourceLocation+"=<the GCS bucket's location, e.g. us-central1 or EU> or -c "+ContextSourceOriginShield+"=<region>"))
+	}
 
 	gcsBucketName := awscdk.NewCfnParameter(stack, jsii.String("gcsBucketName"), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
@@ -65,10 +70,11 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		versionArn = props.OriginResponseVersion.ImportInto(stack, "OriginResponseVersion")
 	}
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
-		Bucket:             bucket,
-		GCSBucketName:      gcsBucketName.ValueAsString(),
-		OriginShieldRegion: cfg.OriginShieldRegion,
-		OriginResponse:     awslambda.Version_FromVersionArn(stack, jsii.String("OriginResponse"), versionArn),
+		Bucket:                   bucket,
+		GCSBucketName:            gcsBucketName.ValueAsString(),
+		S3OriginShieldRegion:     cfg.OriginShieldRegion,
+		SourceOriginShieldRegion: cfg.SourceOriginShieldRegion,
+		OriginResponse:           awslambda.Version_FromVersionArn(stack, jsii.String("OriginResponse"), versionArn),
 	})
 
 	output := func(id, value, description string) {

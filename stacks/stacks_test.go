@@ -373,15 +373,39 @@ func TestViewerRequestFunctionInlinesTheFileAndRunsOnEveryViewerRequest(t *testi
 	}
 }
 
-func TestOriginShieldRegionFromContext(t *testing.T) {
-	s := synth(t, map[string]string{"originShieldRegion": "us-east-2"})
+// originShields maps each origin's domain (or "s3" for the bucket) to its Origin Shield region.
+func originShields(t *testing.T, s *synthesized) map[string]any {
+	t.Helper()
 	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+	shields := map[string]any{}
 	for _, o := range dist["Origins"].([]any) {
-		shield := o.(map[string]any)["OriginShield"].(map[string]any)
-		if shield["OriginShieldRegion"] != "us-east-2" {
-			t.Errorf("origin shield region = %v, want us-east-2", shield["OriginShieldRegion"])
+		o := o.(map[string]any)
+		name, _ := o["DomainName"].(string)
+		if _, ok := o["S3OriginConfig"]; ok {
+			name = "s3"
 		}
+		shields[name] = o["OriginShield"].(map[string]any)["OriginShieldRegion"]
 	}
+	return shields
+}
+
+func TestOriginShieldRegionsFromContext(t *testing.T) {
+	// GIVEN the S3 origin's Origin Shield set, and the GCS bucket's location
+	s := synth(t, map[string]string{"originShieldRegion": "us-east-2", "sourceLocation": "europe-west4"})
+	// THEN each origin's Origin Shield is near that origin
+	if got := originShields(t, s); got["s3"] != "us-east-2" || got["storage.googleapis.com"] != "eu-central-1" {
+		t.Errorf("origin shields = %v, want s3 in us-east-2 and GCS (europe-west4, Netherlands) in eu-central-1", got)
+	}
+	// AND synth does not warn about the source's Origin Shield
+	assertions.Annotations_FromStack(s.app.Main.Stack).HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("Origin Shield")))
+}
+
+func TestSourceOriginShieldWithoutASettingWarns(t *testing.T) {
+	s := defaults(t)
+	if got := originShields(t, s); got["storage.googleapis.com"] != "eu-west-1" {
+		t.Errorf("origin shields = %v, want the GCS origin's in the stack's region by default", got)
+	}
+	assertions.Annotations_FromStack(s.app.Main.Stack).HasWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("-c sourceLocation=.*-c sourceOriginShieldRegion=")))
 }
 
 func TestTransferQueues(t *testing.T) {

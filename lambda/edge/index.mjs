@@ -38,8 +38,9 @@ export function createHandler(settings, deps = {}) {
   let queueUrl = deps.queueUrl;
 
   function sqsClient() {
-    // Once per container, in the queue's region: the function itself runs in whichever
-    // regional edge cache is nearest the viewer.
+    // Once per container, in the queue's region: an origin-facing function runs where
+    // CloudFront fetches from the origin (with Origin Shield, reportedly the Origin Shield
+    // region; otherwise a regional edge cache), never in a region it could take for granted.
     sqs ??= new SQSClient({
       region: config.queueRegion,
       maxAttempts: 2,
