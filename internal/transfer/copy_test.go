@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -466,4 +467,23 @@ func TestCopyAbandonsAndRetriesAStalledUpload(t *testing.T) {
 	}
 	got, _ := e.object("stalled-upload.bin")
 	assertSameBytes(t, got, data)
+}
+
+// A redirect from the source is never followed, not even to a URL that
+// serves the very object: it could as well lead to another bucket.
+func TestCopyRefusesSourceRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.put(standin.GCSObject{Key: "moved/a.txt", Content: []byte("elsewhere")})
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.proxy.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	eng := e.engine(func(c *Config) { c.Source.Endpoint = redirector.URL })
+	_, err := eng.Copy(context.Background(), "moved/a.txt", nil)
+	var se *SourceStatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusFound || !strings.Contains(err.Error(), e.proxy.URL+"/"+e.srcBucket+"/moved/a.txt") {
+		t.Fatalf("error %v, want a 302 naming its Location", err)
+	}
+	e.assertAbsent("moved/a.txt")
 }

@@ -175,6 +175,7 @@ func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
 		"m-version": {`{"v":2,"key":"a.txt"}`, "unsupported version 2"},
 		"m-long":    {messageFor(strings.Repeat("k", 1025)), "1025 bytes"},
 		"m-resume":  {`{"v":1,"key":"a","resume":{"uploadId":"","partSize":1}}`, "resume needs an uploadId"},
+		"m-dots":    {`{"v":1,"key":"x/../good.txt"}`, `".." path segment`},
 	}
 	records := []events.SQSMessage{record("ok", messageFor("good.txt"))}
 	for id, c := range cases {
