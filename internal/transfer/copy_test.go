@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -486,4 +488,44 @@ func TestCopyRefusesSourceRedirects(t *testing.T) {
 		t.Fatalf("error %v, want a 302 naming its Location", err)
 	}
 	e.assertAbsent("moved/a.txt")
+}
+
+// GCS answers 403 for a missing object of a bucket without public listing:
+// that is an answer (outcome source-forbidden, its own metric), not a
+// failure to retry towards the dead-letter queue. Nothing is written.
+func TestSourceForbiddenIsAnOutcomeNotAFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.put(standin.GCSObject{Key: "acl/small.txt", Content: []byte("x")})
+	e.put(standin.GCSObject{Key: "acl/big.bin", Content: randomBytes(3*minPartSize, 14)})
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		if strings.HasSuffix(r.URL.Path, "small.txt") || n >= 2 { // the small object's HEAD; the big one's second part
+			return standin.Fault{Status: http.StatusForbidden}
+		}
+		return standin.Fault{}
+	})
+	for _, key := range []string{"acl/small.txt", "acl/big.bin"} {
+		var logs bytes.Buffer
+		eng := e.engine(func(c *Config) { c.PartConcurrency = 1; c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+		res, err := eng.Copy(context.Background(), key, nil)
+		if err != nil || res.Outcome != OutcomeSourceForbidden {
+			t.Fatalf("%s: outcome %q error %v, want source-forbidden", key, res.Outcome, err)
+		}
+		e.assertAbsent(key)
+		var line struct {
+			Msg, Outcome            string
+			SourceForbidden, Failed int
+		}
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if line.Msg != "object" || line.Outcome != string(OutcomeSourceForbidden) || line.SourceForbidden != 1 || line.Failed != 0 {
+			t.Fatalf("%s: object line %+v, want outcome source-forbidden counted as SourceForbidden, not Failed", key, line)
+		}
+		if !strings.Contains(logs.String(), "source denied access") {
+			t.Fatalf("%s: no line explaining the 403: %s", key, logs.String())
+		}
+	}
 }

@@ -148,6 +148,12 @@ const (
 	OutcomeRaced Outcome = "raced"
 	// OutcomeSourceMissing: the key does not exist at the source.
 	OutcomeSourceMissing Outcome = "source-missing"
+	// OutcomeSourceForbidden: the source answered 403, which is what GCS
+	// says for a missing object of a bucket public through object ACLs,
+	// and for every object of a private bucket read without credentials.
+	// Retrying cannot help; the SourceForbidden metric's alarm tells the two
+	// apart by rate.
+	OutcomeSourceForbidden Outcome = "source-forbidden"
 	// OutcomeSuspended: out of time (or retries) while making progress;
 	// Result.Resume says where to continue.
 	OutcomeSuspended Outcome = "suspended"
@@ -180,6 +186,13 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 	res.Key = key
 	defer func() {
 		res.Duration = time.Since(start)
+		if errors.Is(err, ErrSourceForbidden) {
+			// Nothing was written (uploads are aborted on a non-retryable
+			// error); a 403 is an answer, not a failure to retry.
+			e.log.WarnContext(ctx, "source denied access: a missing object of a bucket without public listing, or a private bucket without credentials",
+				"key", key, "error", err)
+			res.Outcome, err = OutcomeSourceForbidden, nil
+		}
 		if err != nil {
 			res.Outcome = OutcomeFailed
 		}
@@ -232,7 +245,7 @@ func (e *Engine) headSource(ctx context.Context, key string, resume *Resume) (So
 		if err == nil && (resume.Generation == "" || versionOf(obj) == resume.Generation) {
 			return obj, resume, nil
 		}
-		if err != nil && !errors.Is(err, ErrSourceNotFound) {
+		if err != nil && !errors.Is(err, ErrSourceNotFound) && !errors.Is(err, ErrSourceForbidden) {
 			return SourceObject{}, nil, err
 		}
 		e.log.InfoContext(ctx, "source version of suspended copy is gone; starting over", "key", key, "generation", resume.Generation)

@@ -84,8 +84,15 @@ func (e *SourceStatusError) Error() string {
 // generation of it, does not exist at the source.
 var ErrSourceNotFound = errors.New("source object not found")
 
+// ErrSourceForbidden is returned (wrapped) for a 403 from the source. GCS
+// answers 403 instead of 404 for a missing object when the reader may not
+// list the bucket (a bucket public through object ACLs), and 403 for every
+// object of a private bucket read without credentials.
+var ErrSourceForbidden = errors.New("source denied access")
+
 func (e *SourceStatusError) Is(target error) bool {
-	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound
+	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound ||
+		target == ErrSourceForbidden && e.StatusCode == http.StatusForbidden
 }
 
 // objectURL escapes the path the way SigV4 canonicalises S3 paths (with
