@@ -340,21 +340,25 @@ func TestCopySourceOverwrittenMidCopy(t *testing.T) {
 		e := newEnv(t, versioned)
 		old := randomBytes(4*minPartSize, 20)
 		e.put(standin.GCSObject{Key: "moving.bin", Content: old})
+		newer := randomBytes(4*minPartSize, 21)
 		var once sync.Once
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 			if n == 2 {
-				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: randomBytes(4*minPartSize, 21)}) })
+				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: newer}) })
 			}
 			return standin.Fault{}
 		})
 		res, err := e.engine(func(c *Config) { c.PartConcurrency = 1 }).Copy(context.Background(), "moving.bin", nil)
 		if versioned {
-			// The pinned generation stays readable: the copy is the old version, whole.
+			// The pinned generation stays readable, but it is no longer what
+			// GCS serves: the copy is not completed with it and starts over
+			// with the newer version, whole.
 			if err != nil || res.Outcome != OutcomeCopied {
 				t.Fatalf("versioned: outcome %q error %v", res.Outcome, err)
 			}
 			got, _ := e.object("moving.bin")
-			assertSameBytes(t, got, old)
+			assertSameBytes(t, got, newer)
+			e.assertNoUploads("moving.bin")
 			continue
 		}
 		// Without versioning the pinned generation disappears: a clean failure.
@@ -376,8 +380,12 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 		// found the destination empty: both must reach the conditional write.
 		var heads sync.WaitGroup
 		heads.Add(2)
+		var headsSeen atomic.Int32
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 			if r.Method == http.MethodHead {
+				if headsSeen.Add(1) > 2 { // a later check that the source is still current
+					return standin.Fault{}
+				}
 				return standin.Fault{Before: heads.Done}
 			}
 			return standin.Fault{Before: heads.Wait}

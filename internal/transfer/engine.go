@@ -40,6 +40,7 @@ type S3API interface {
 	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 }
@@ -170,6 +171,9 @@ type Result struct {
 	Parts      int   // parts uploaded by this call (multipart only)
 	Generation string
 	Duration   time.Duration
+	// Joined: this copy continued a multipart upload of the key that it
+	// found open instead of starting a second one.
+	Joined bool
 	// Resume is set for OutcomeSuspended: pass it to the next Copy of the
 	// key. Nil with OutcomeSuspended means "start again from scratch".
 	Resume *Resume
@@ -214,27 +218,44 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 		return res, nil
 	}
 
-	obj, resume, err := e.headSource(ctx, key, resume)
-	if errors.Is(err, ErrSourceNotFound) {
-		res.Outcome = OutcomeSourceMissing
-		return res, nil
+	for startOvers := 0; ; startOvers++ {
+		var obj SourceObject
+		obj, resume, err = e.headSource(ctx, key, resume)
+		if errors.Is(err, ErrSourceNotFound) {
+			res.Outcome = OutcomeSourceMissing
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Size, res.Generation = obj.Size, obj.Generation
+		if obj.Size > MaxObjectSize {
+			return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
+		}
+		up, err := e.openUpload(ctx, key, obj, resume)
+		if err != nil {
+			return res, err
+		}
+		if up == nil && obj.Size <= e.partSize {
+			return e.copySingle(ctx, key, obj, res)
+		}
+		res.Joined = res.Joined || (up != nil && up.adopted)
+		res, err = e.copyMultipart(ctx, key, obj, up, res)
+		if !errors.Is(err, errStartOver) {
+			return res, err
+		}
+		if startOvers == maxStartOvers {
+			return res, fmt.Errorf("copy %q: started over %d times: %w", key, startOvers, err)
+		}
+		e.log.InfoContext(ctx, "starting the copy over with a new upload", "key", key, "reason", err)
+		resume = nil
 	}
-	if err != nil {
-		return res, err
-	}
-	res.Size, res.Generation = obj.Size, obj.Generation
-	if obj.Size > MaxObjectSize {
-		return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
-	}
-	up, err := e.resumeUpload(ctx, key, obj, resume)
-	if err != nil {
-		return res, err
-	}
-	if up == nil && obj.Size <= e.partSize {
-		return e.copySingle(ctx, key, obj, res)
-	}
-	return e.copyMultipart(ctx, key, obj, up, res)
 }
+
+// maxStartOvers bounds how often one Copy abandons its upload and starts
+// again (the source moved on, a conflicting write): a source that changes
+// faster than it can be copied fails the message instead of looping.
+const maxStartOvers = 2
 
 // headSource reads the source's metadata. A resumed copy reads the version
 // it started with; if that version is gone, its upload is aborted and the

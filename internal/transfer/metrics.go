@@ -20,12 +20,14 @@ var emfMetrics = []map[string]string{
 	{"Name": "Skipped", "Unit": "Count"},
 	{"Name": "Failed", "Unit": "Count"},
 	{"Name": "SourceForbidden", "Unit": "Count"},
+	{"Name": "Joined", "Unit": "Count"},
 }
 
 // LogResult writes the one line per object: key, bytes, seconds, MB/s and
 // outcome, and the same line is an EMF document, so CloudWatch turns it
-// into the ObjectsCopied, BytesCopied, CopySeconds, Skipped, Failed and
-// SourceForbidden metrics without any API call. Suspended copies count bytes only.
+// into the ObjectsCopied, BytesCopied, CopySeconds, Skipped, Failed,
+// SourceForbidden and Joined (a copy continued an upload it found open)
+// metrics without any API call. Suspended copies count bytes only.
 func LogResult(ctx context.Context, log *slog.Logger, res Result, err error) {
 	seconds := res.Duration.Seconds()
 	mbps := 0.0
@@ -60,6 +62,7 @@ func LogResult(ctx context.Context, log *slog.Logger, res Result, err error) {
 		slog.Int("Skipped", count(res.Outcome == OutcomeSkipped || res.Outcome == OutcomeRaced)),
 		slog.Int("Failed", count(err != nil || res.Outcome == OutcomeFailed)),
 		slog.Int("SourceForbidden", count(res.Outcome == OutcomeSourceForbidden)),
+		slog.Int("Joined", count(res.Joined)),
 	}
 	if res.Generation != "" {
 		attrs = append(attrs, slog.String("generation", res.Generation))
