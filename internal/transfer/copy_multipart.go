@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,14 +51,29 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 	}
 	uploadID, partSize, parts := up.id, up.partSize, up.parts
 	version := versionOf(obj)
+	start := time.Now()
+	var moved atomic.Int64 // source bytes read, finished parts or not
+	p, err := e.uploadParts(ctx, key, obj, uploadID, partSize, parts, &moved)
+	res.Parts, res.Bytes = p.uploaded, p.bytes
 	suspend := func(r Result) (Result, error) {
 		r.Outcome = OutcomeSuspended
-		r.Resume = &Resume{UploadID: uploadID, Generation: version, PartSize: partSize}
+		r.Resume = &Resume{UploadID: uploadID, Generation: version, PartSize: partSize, NoProgress: up.noProgress}
+		switch {
+		case p.uploaded > 0:
+			r.Resume.NoProgress = 0
+		case p.started > 0: // parts ran and none finished; an invocation with no time left for any does not count
+			r.Resume.NoProgress++
+		}
+		if r.Resume.NoProgress >= MaxNoProgress {
+			streams := max(p.started, 1)
+			rate := float64(moved.Load()) / time.Since(start).Seconds() / float64(streams) / 1e6
+			r.Outcome = OutcomeNoProgress
+			r.Reason = fmt.Sprintf("no part finished within an invocation %d times in a row: part size %d MiB, observed rate %.2f MB/s per stream over %d streams (parts need %.2f MB/s within %s)",
+				r.Resume.NoProgress, partSize/mib, rate, streams, float64(partSize)/e.maxPartDuration.Seconds()/1e6, e.maxPartDuration)
+		}
 		return r, nil
 	}
-
-	uploaded, bytesUp, err := e.uploadParts(ctx, key, obj, uploadID, partSize, parts)
-	res.Parts, res.Bytes = uploaded, bytesUp
+	uploaded := p.uploaded
 	if errors.Is(err, errOutOfTime) {
 		return suspend(res)
 	}
@@ -129,10 +145,11 @@ func (e *Engine) createUpload(ctx context.Context, key string, obj SourceObject)
 
 // openUpload is a multipart upload a copy writes into, with its part table.
 type openUpload struct {
-	id       string
-	partSize int64
-	parts    []partState
-	adopted  bool // found open, not named by a resume: its version is proven only by the final CRC32C
+	id         string
+	partSize   int64
+	parts      []partState
+	noProgress int  // Resume.NoProgress of the invocations before this one
+	adopted    bool // found open, not named by a resume: its version is proven only by the final CRC32C
 }
 
 // openUpload returns the upload this copy writes into: the one resume
@@ -146,7 +163,7 @@ func (e *Engine) openUpload(ctx context.Context, key string, obj SourceObject, r
 	if resume != nil {
 		parts, err := e.listUploadedParts(ctx, key, obj, resume.UploadID, resume.PartSize)
 		if err == nil {
-			return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts}, nil
+			return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts, noProgress: resume.NoProgress}, nil
 		}
 		if !errors.As(err, new(*types.NoSuchUpload)) {
 			return nil, err
@@ -282,11 +299,17 @@ func partLen(size, partSize int64, i int) int64 {
 
 var errOutOfTime = errors.New("stopping before the invocation deadline")
 
+// partsRun is what one uploadParts call did.
+type partsRun struct {
+	started, uploaded int
+	bytes             int64 // of the uploaded parts
+}
+
 // uploadParts uploads every part not yet done, at most PartConcurrency at
 // a time (bounded again by the streams all copies share). With a deadline on
 // ctx it starts no part after deadline-StopMargin and cancels parts still
 // running at deadline-StopMargin/2, returning errOutOfTime.
-func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, parts []partState) (int, int64, error) {
+func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, parts []partState, moved *atomic.Int64) (partsRun, error) {
 	stopAt := time.Time{}
 	workCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
@@ -308,8 +331,7 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 
 	var (
 		mu       sync.Mutex
-		uploaded int
-		bytesUp  int64
+		run      partsRun
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -332,7 +354,10 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 				if !stopAt.IsZero() && time.Now().After(stopAt) {
 					return
 				}
-				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i)
+				mu.Lock()
+				run.started++
+				mu.Unlock()
+				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i, moved)
 				if err != nil {
 					if ctx.Err() == nil && context.Cause(workCtx) == context.DeadlineExceeded {
 						return // cancelled at the work deadline: the part is simply not done
@@ -342,31 +367,31 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 				}
 				mu.Lock()
 				parts[i] = p
-				uploaded++
-				bytesUp += p.size
+				run.uploaded++
+				run.bytes += p.size
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return uploaded, bytesUp, firstErr
+		return run, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return uploaded, bytesUp, err
+		return run, err
 	}
 	for _, p := range parts {
 		if !p.done { // workers stopped for time (outOfTime, or the work deadline hit between parts)
-			return uploaded, bytesUp, errOutOfTime
+			return run, errOutOfTime
 		}
 	}
-	return uploaded, bytesUp, nil
+	return run, nil
 }
 
 // copyPart streams part i (index from 0) from the source into UploadPart,
 // with the part's CRC32C as a trailer for S3 to check. A failure on either
 // side retries the whole part, reading it from the source again.
-func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, i int) (partState, error) {
+func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, i int, moved *atomic.Int64) (partState, error) {
 	if err := e.streams.Acquire(ctx, 1); err != nil {
 		return partState{}, err
 	}
@@ -375,7 +400,7 @@ func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, upl
 	var etag string
 	var crc uint32
 	err := e.retry.do(ctx, func() (err error) {
-		crc, err = e.streamRange(ctx, key, obj, int64(i)*partSize, n, func(ctx context.Context, body *rangeReader) error {
+		crc, err = e.streamRange(ctx, key, obj, int64(i)*partSize, n, moved, func(ctx context.Context, body *rangeReader) error {
 			out, err := e.s3.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket:        &e.bucket,
 				Key:           &key,

@@ -25,8 +25,21 @@ const (
 	mib           = 1 << 20
 )
 
+// MaxNoProgress is how many invocations in a row may start parts and
+// finish none before a copy ends as OutcomeNoProgress.
+const MaxNoProgress = 3
+
+// MinStreamRate is the slowest source stream the part sizes are chosen
+// for: a part started at the beginning of an invocation finishes within
+// MaxPartDuration at this rate. At 2 MiB/s and the default 280 s, parts
+// are at most 560 MiB, and the 525 MiB parts of a 5 TiB object fit.
+const MinStreamRate = 2 << 20 // bytes per second
+
 // Defaults for Config fields left zero.
 const (
+	// DefaultMaxPartDuration is the stack's 5-minute function timeout less
+	// the stop margin: the time one part may stream in an invocation.
+	DefaultMaxPartDuration = 5*time.Minute - DefaultStopMargin
 	DefaultPartSize        = 16 << 20
 	DefaultPartConcurrency = 8
 	DefaultStopMargin      = 20 * time.Second
@@ -73,6 +86,10 @@ type Config struct {
 	// ReadIdleTimeout abandons (and retries) a source read that delivers
 	// no byte for this long (default 30 s).
 	ReadIdleTimeout time.Duration
+	// MaxPartDuration is the time a part may take in one invocation
+	// (default DefaultMaxPartDuration). Parts are no larger than
+	// MinStreamRate moves in it, so a copy at that rate always progresses.
+	MaxPartDuration time.Duration
 	// Logger receives one line per object (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -92,6 +109,13 @@ type Engine struct {
 	streams         *semaphore.Weighted // parts and small objects in flight, across all copies
 
 	readIdleTimeout time.Duration
+	maxPartDuration time.Duration
+}
+
+// MaxPartSizeFor is the largest part, in whole MiB, that a stream at
+// MinStreamRate moves within d.
+func MaxPartSizeFor(d time.Duration) int64 {
+	return int64(d.Seconds()*MinStreamRate) / mib * mib
 }
 
 // New validates cfg and returns an Engine.
@@ -102,8 +126,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
 	}
-	if cfg.PartSize < minPartSize || cfg.PartSize > maxPartSize {
-		return nil, fmt.Errorf("transfer engine: part size %d outside S3's %d..%d", cfg.PartSize, minPartSize, maxPartSize)
+	if cfg.MaxPartDuration <= 0 {
+		cfg.MaxPartDuration = DefaultMaxPartDuration
+	}
+	maxForWindow := MaxPartSizeFor(cfg.MaxPartDuration)
+	if cfg.PartSize < minPartSize || cfg.PartSize > min(maxPartSize, maxForWindow) {
+		return nil, fmt.Errorf("transfer engine: part size %d outside %d..%d (S3's minimum; what %d MiB/s moves in %s)",
+			cfg.PartSize, minPartSize, min(maxPartSize, maxForWindow), MinStreamRate>>20, cfg.MaxPartDuration)
 	}
 	if cfg.PartConcurrency <= 0 {
 		cfg.PartConcurrency = DefaultPartConcurrency
@@ -133,6 +162,7 @@ func New(cfg Config) (*Engine, error) {
 		streams:         semaphore.NewWeighted(int64(cfg.PartConcurrency)),
 
 		readIdleTimeout: cfg.ReadIdleTimeout,
+		maxPartDuration: cfg.MaxPartDuration,
 	}, nil
 }
 
@@ -158,6 +188,14 @@ const (
 	// OutcomeSuspended: out of time (or retries) while making progress;
 	// Result.Resume says where to continue.
 	OutcomeSuspended Outcome = "suspended"
+	// OutcomeNoProgress: MaxNoProgress invocations in a row started parts
+	// and finished none (a source too slow for the part size); another
+	// continuation would only read the same bytes again. Result.Reason
+	// says why, for the dead-letter queue; the upload is kept.
+	OutcomeNoProgress Outcome = "no-progress"
+	// OutcomeExcluded: the stack's key rules (includePrefixes,
+	// excludeSuffixes) leave the key out; set by the Lambda handler.
+	OutcomeExcluded Outcome = "excluded"
 	// OutcomeFailed is what the log line says when Copy returns an error.
 	OutcomeFailed Outcome = "failed"
 )
@@ -171,6 +209,8 @@ type Result struct {
 	Parts      int   // parts uploaded by this call (multipart only)
 	Generation string
 	Duration   time.Duration
+	// Reason explains OutcomeNoProgress.
+	Reason string
 	// Joined: this copy continued a multipart upload of the key that it
 	// found open instead of starting a second one.
 	Joined bool

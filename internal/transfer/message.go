@@ -36,6 +36,9 @@ type Resume struct {
 	UploadID   string `json:"uploadId"`
 	Generation string `json:"generation"`
 	PartSize   int64  `json:"partSize"`
+	// NoProgress counts the invocations in a row that started parts and
+	// finished none; at MaxNoProgress the copy ends as OutcomeNoProgress.
+	NoProgress int `json:"noProgress,omitempty"`
 }
 
 // ErrMalformedMessage marks a message that can never succeed.
@@ -62,8 +65,8 @@ func ParseMessage(body string) (Message, error) {
 		return Message{}, fmt.Errorf("%w: negative size %d", ErrMalformedMessage, *m.Size)
 	}
 	if r := m.Resume; r != nil {
-		if r.UploadID == "" || r.PartSize < minPartSize || r.PartSize > maxPartSize {
-			return Message{}, fmt.Errorf("%w: resume needs an uploadId and a partSize between %d and %d", ErrMalformedMessage, minPartSize, maxPartSize)
+		if r.UploadID == "" || r.PartSize < minPartSize || r.PartSize > maxPartSize || r.NoProgress < 0 {
+			return Message{}, fmt.Errorf("%w: resume needs an uploadId, a partSize between %d and %d and a noProgress count of 0 or more", ErrMalformedMessage, minPartSize, maxPartSize)
 		}
 	}
 	return m, nil
