@@ -59,6 +59,8 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		MaxConcurrency:   cfg.TransferMaxConcurrency,
 		AlarmEmail:       cfg.AlarmEmail,
 		SourceHMACSecret: cfg.SourceHMACSecret,
+		IncludePrefixes:  cfg.IncludePrefixes,
+		ExcludeSuffixes:  cfg.ExcludeSuffixes,
 	})
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
 		Bucket:             bucket,
