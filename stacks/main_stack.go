@@ -64,6 +64,8 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		MaxConcurrency:   cfg.TransferMaxConcurrency,
 		AlarmEmail:       cfg.AlarmEmail,
 		SourceHMACSecret: cfg.SourceHMACSecret,
+		IncludePrefixes:  cfg.IncludePrefixes,
+		ExcludeSuffixes:  cfg.ExcludeSuffixes,
 	})
 	versionArn := jsii.String(cfg.EdgeVersionArn)
 	if cfg.EdgeVersionArn == "" {

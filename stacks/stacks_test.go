@@ -128,6 +128,21 @@ func only(t *testing.T, tmpl map[string]any, typ string) map[string]any {
 	return nil
 }
 
+// deadLetterAlarm is the alarm on the dead-letter queue (the stack also alarms on source 403s).
+func deadLetterAlarm(t *testing.T, tmpl map[string]any) map[string]any {
+	t.Helper()
+	var found []map[string]any
+	for _, r := range resources(tmpl, "AWS::CloudWatch::Alarm") {
+		if p := r["Properties"].(map[string]any); p["MetricName"] == "ApproximateNumberOfMessagesVisible" {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want exactly one alarm on the dead-letter queue, got %d", len(found))
+	}
+	return found[0]
+}
+
 func TestGCSBucketNameParameter(t *testing.T) {
 	// GIVEN the default app WHEN synthesized
 	s := defaults(t)
@@ -204,7 +219,7 @@ func TestAutoDeleteBucketForTestDeployments(t *testing.T) {
 	s.main.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(1))
 	// AND the DLQ alarm notifies the email address
 	s.main.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
-	alarm := only(t, s.mainJSON, "AWS::CloudWatch::Alarm")
+	alarm := deadLetterAlarm(t, s.mainJSON)
 	if actions, _ := alarm["AlarmActions"].([]any); len(actions) != 1 {
 		t.Errorf("alarm actions = %v, want the SNS topic", alarm["AlarmActions"])
 	}
@@ -458,7 +473,7 @@ func TestTransferQueues(t *testing.T) {
 			t.Errorf("queue policy does not deny insecure transport: %s", doc)
 		}
 	}
-	alarm := only(t, s.mainJSON, "AWS::CloudWatch::Alarm")
+	alarm := deadLetterAlarm(t, s.mainJSON)
 	if alarm["MetricName"] != "ApproximateNumberOfMessagesVisible" || alarm["Threshold"] != float64(1) {
 		t.Errorf("DLQ alarm = %v", alarm)
 	}
@@ -719,4 +734,65 @@ func asStrings(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// IAM, not only the code, keeps the function from overwriting: every way it may s3:PutObject
+// (which covers CompleteMultipartUpload) needs If-None-Match or If-Match, except the multipart
+// creation and part uploads that s3:ObjectCreationOperation=false exempts.
+func TestTransferFunctionMayOnlyWriteConditionally(t *testing.T) {
+	s := defaults(t)
+	var conditions []string
+	for _, st := range transferStatements(t, s.mainJSON) {
+		if st["Effect"] != "Allow" || !slices.Contains(asStrings(st["Action"]), "s3:PutObject") {
+			continue
+		}
+		if len(asStrings(st["Action"])) != 1 {
+			t.Errorf("s3:PutObject shares a statement with %v: its condition would bind them too", st["Action"])
+		}
+		c, _ := json.Marshal(st["Condition"])
+		conditions = append(conditions, string(c))
+	}
+	slices.Sort(conditions)
+	want := []string{
+		`{"Bool":{"s3:ObjectCreationOperation":"false"}}`,
+		`{"Null":{"s3:if-match":"false"}}`,
+		`{"Null":{"s3:if-none-match":"false"}}`,
+	}
+	if !slices.Equal(conditions, want) {
+		t.Errorf("s3:PutObject statements have conditions %v, want exactly %v", conditions, want)
+	}
+	var listsUploads bool
+	for _, st := range transferStatements(t, s.mainJSON) {
+		listsUploads = listsUploads || slices.Contains(asStrings(st["Action"]), "s3:ListBucketMultipartUploads")
+	}
+	if !listsUploads {
+		t.Error("the function cannot list open uploads, so it cannot join one")
+	}
+}
+
+func TestTransferFunctionGetsTheEdgeKeyRules(t *testing.T) {
+	env := func(s *synthesized) map[string]any {
+		return transferFunction(t, s.mainJSON)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	}
+	got := env(synth(t, map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`}))
+	if got["INCLUDE_PREFIXES"] != `["img/","video/"]` || got["EXCLUDE_SUFFIXES"] != `[".tmp"]` {
+		t.Errorf("key rules in the environment: %v %v", got["INCLUDE_PREFIXES"], got["EXCLUDE_SUFFIXES"])
+	}
+	got = env(defaults(t))
+	if got["INCLUDE_PREFIXES"] != `[]` || got["EXCLUDE_SUFFIXES"] != `[]` {
+		t.Errorf("no rules: %v %v, want empty arrays", got["INCLUDE_PREFIXES"], got["EXCLUDE_SUFFIXES"])
+	}
+}
+
+func TestSourceForbiddenRateIsAlarmed(t *testing.T) {
+	s := synth(t, map[string]string{"alarmEmail": "ops@example.com"})
+	s.main.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+		"Namespace":          "BackToOrigin",
+		"MetricName":         "SourceForbidden",
+		"Statistic":          "Sum",
+		"Period":             300,
+		"Threshold":          10,
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		"AlarmActions":       assertions.Match_AnyValue(),
+	})
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,10 @@ const (
 	queueVisibilityTimeout = 6 * transferTimeout
 	// A message that failed this many times (without making progress) goes to the DLQ.
 	maxReceiveCount = 5
+	// Source-forbidden copies per 5 minutes that raise the alarm: a private bucket read without
+	// credentials fails every copy; a bucket without public listing answers 403 for the odd
+	// object deleted after it was served.
+	sourceForbiddenAlarmThreshold = 10
 )
 
 type TransferProps struct {
@@ -46,6 +51,10 @@ type TransferProps struct {
 	MaxConcurrency   int
 	AlarmEmail       string
 	SourceHMACSecret string
+	// IncludePrefixes and ExcludeSuffixes are the key rules the edge applies; the function
+	// applies them too, to messages the edge did not write.
+	IncludePrefixes []string
+	ExcludeSuffixes []string
 }
 
 // Transfer is the copy pipeline: the FIFO queue the edge writes to, its dead-letter queue, the
@@ -56,6 +65,9 @@ type Transfer struct {
 	DeadLetterQueue awssqs.Queue
 	Function        awslambda.Function
 	DeadLetterAlarm awscloudwatch.Alarm
+	// SourceForbiddenAlarm fires when GCS denies many reads: a private bucket without
+	// credentials (a few are missing objects of a bucket without public listing).
+	SourceForbiddenAlarm awscloudwatch.Alarm
 }
 
 func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *Transfer {
@@ -100,6 +112,8 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		"PART_SIZE_MIB":         jsii.String(strconv.Itoa(transferPartSizeMiB)),
 		"PART_CONCURRENCY":      jsii.String(strconv.Itoa(transferPartConcurrency)),
 		"BATCH_CONCURRENCY":     jsii.String(strconv.Itoa(transferBatchSize)),
+		"INCLUDE_PREFIXES":      jsonString(props.IncludePrefixes),
+		"EXCLUDE_SUFFIXES":      jsonString(props.ExcludeSuffixes),
 	}
 	var secret awssecretsmanager.ISecret
 	if props.SourceHMACSecret != "" {
@@ -128,16 +142,35 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 	}))
 
 	// Least privilege, spelled out: read to see whether a key is there (ListBucket turns a
-	// missing key into 404 instead of 403), write new objects, manage its own multipart uploads.
-	// No delete: the function can never remove migrated data.
+	// missing key into 404 instead of 403), find the open upload of a key to join it, write new
+	// objects, manage its own multipart uploads. No delete: the function can never remove
+	// migrated data.
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:ListBucket"),
+		Actions:   jsii.Strings("s3:ListBucket", "s3:ListBucketMultipartUploads"),
 		Resources: jsii.Strings(*props.Bucket.BucketArn()),
 	}))
+	objects := jsii.Strings(*props.Bucket.ArnForObjects(jsii.String("*")))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
-		Resources: jsii.Strings(*props.Bucket.ArnForObjects(jsii.String("*"))),
+		Actions:   jsii.Strings("s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+		Resources: objects,
 	}))
+	// No overwrite, enforced by IAM and not only by the code: s3:PutObject (which also covers
+	// CompleteMultipartUpload) only with If-None-Match, or If-Match for the migration command's
+	// refresh of stale copies. Conditions of one statement must all hold, so each way in is its
+	// own statement. CreateMultipartUpload and UploadPart take no conditional headers and are
+	// exempted through s3:ObjectCreationOperation, which is false for them, as in AWS's examples:
+	// https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+	for _, condition := range []map[string]any{
+		{"Null": map[string]string{"s3:if-none-match": "false"}},
+		{"Null": map[string]string{"s3:if-match": "false"}},
+		{"Bool": map[string]string{"s3:ObjectCreationOperation": "false"}},
+	} {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:PutObject"),
+			Resources:  objects,
+			Conditions: &condition,
+		}))
+	}
 	// Continuations go back on the queue; messages that can never succeed go to the DLQ.
 	queue.GrantSendMessages(fn)
 	dlq.GrantSendMessages(fn)
@@ -168,8 +201,9 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	var topic awssns.Topic
 	if props.AlarmEmail != "" {
-		topic := awssns.NewTopic(this, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		topic = awssns.NewTopic(this, jsii.String("AlarmTopic"), &awssns.TopicProps{
 			DisplayName: jsii.String("Back-to-origin transfer alarms"),
 			EnforceSSL:  jsii.Bool(true),
 		})
@@ -181,7 +215,37 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		}}, nil)
 	}
 
-	return &Transfer{Construct: this, Queue: queue, DeadLetterQueue: dlq, Function: fn, DeadLetterAlarm: alarm}
+	// The engine counts source-forbidden copies in its EMF object lines (namespace BackToOrigin).
+	forbidden := awscloudwatch.NewAlarm(this, jsii.String("SourceForbiddenAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("GCS denied many transfer reads (403): the bucket is private and the function has no or wrong credentials (sourceHmacSecret), or many served objects were deleted"),
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:  jsii.String("BackToOrigin"),
+			MetricName: jsii.String("SourceForbidden"),
+			Period:     awscdk.Duration_Minutes(jsii.Number(5)),
+			Statistic:  jsii.String("Sum"),
+		}),
+		Threshold:          jsii.Number(sourceForbiddenAlarmThreshold),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if topic != nil {
+		forbidden.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	}
+
+	return &Transfer{Construct: this, Queue: queue, DeadLetterQueue: dlq, Function: fn, DeadLetterAlarm: alarm, SourceForbiddenAlarm: forbidden}
+}
+
+// jsonString is the JSON array the function reads its key rules from.
+func jsonString(list []string) *string {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		panic(err) // a []string always marshals
+	}
+	return jsii.String(string(b))
 }
 
 // importSecret accepts a secret's full ARN or its name.

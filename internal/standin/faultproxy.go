@@ -34,6 +34,7 @@ type FaultProxy struct {
 // untouched.
 type Fault struct {
 	Status   int           // answer with this status instead of relaying
+	Body     string        // with Status: the XML error body to answer (an S3 error a client can parse)
 	DropAt   int64         // relay this many body bytes, then cut the connection
 	StallAt  int64         // relay this many body bytes, then send nothing until the client gives up
 	Delay    time.Duration // wait before relaying
@@ -102,6 +103,12 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done(): // the client gave up: stop waiting
 			return
 		}
+	}
+	if f.Status != 0 && f.Body != "" {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, f.Body)
+		return
 	}
 	if f.Status != 0 {
 		http.Error(w, "injected by FaultProxy", f.Status)

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
+
+func (e *Engine) choosePartSize(size int64) int64 { return choosePartSize(size, e.partSize) }
 
 // choosePartSize keeps the configured part size unless the object would
 // need more than 10,000 parts; then it takes the smallest whole number of
@@ -38,7 +42,7 @@ type partState struct {
 func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, up *openUpload, res Result) (Result, error) {
 	resumed := up != nil
 	if up == nil {
-		partSize := choosePartSize(obj.Size, e.partSize)
+		partSize := e.choosePartSize(obj.Size)
 		id, err := e.createUpload(ctx, key, obj)
 		if err != nil {
 			return res, err
@@ -47,14 +51,29 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 	}
 	uploadID, partSize, parts := up.id, up.partSize, up.parts
 	version := versionOf(obj)
+	start := time.Now()
+	var moved atomic.Int64 // source bytes read, finished parts or not
+	p, err := e.uploadParts(ctx, key, obj, uploadID, partSize, parts, &moved)
+	res.Parts, res.Bytes = p.uploaded, p.bytes
 	suspend := func(r Result) (Result, error) {
 		r.Outcome = OutcomeSuspended
-		r.Resume = &Resume{UploadID: uploadID, Generation: version, PartSize: partSize}
+		r.Resume = &Resume{UploadID: uploadID, Generation: version, PartSize: partSize, NoProgress: up.noProgress}
+		switch {
+		case p.uploaded > 0:
+			r.Resume.NoProgress = 0
+		case p.started > 0: // parts ran and none finished; an invocation with no time left for any does not count
+			r.Resume.NoProgress++
+		}
+		if r.Resume.NoProgress >= MaxNoProgress {
+			streams := max(p.started, 1)
+			rate := float64(moved.Load()) / time.Since(start).Seconds() / float64(streams) / 1e6
+			r.Outcome = OutcomeNoProgress
+			r.Reason = fmt.Sprintf("no part finished within an invocation %d times in a row: part size %d MiB, observed rate %.2f MB/s per stream over %d streams (parts need %.2f MB/s within %s)",
+				r.Resume.NoProgress, partSize/mib, rate, streams, float64(partSize)/e.maxPartDuration.Seconds()/1e6, e.maxPartDuration)
+		}
 		return r, nil
 	}
-
-	uploaded, bytesUp, err := e.uploadParts(ctx, key, obj, uploadID, partSize, parts)
-	res.Parts, res.Bytes = uploaded, bytesUp
+	uploaded := p.uploaded
 	if errors.Is(err, errOutOfTime) {
 		return suspend(res)
 	}
@@ -81,6 +100,13 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 		total += p.size
 	}
 	if err := verifyWhole(key, obj, full, total); err != nil {
+		e.abort(ctx, key, uploadID)
+		if up.adopted { // its earlier parts were of another version
+			return res, fmt.Errorf("%w: the parts of the adopted upload are not this version's: %w", errStartOver, err)
+		}
+		return res, err
+	}
+	if err := e.sourceStillCurrent(ctx, key, version); err != nil {
 		e.abort(ctx, key, uploadID)
 		return res, err
 	}
@@ -119,39 +145,113 @@ func (e *Engine) createUpload(ctx context.Context, key string, obj SourceObject)
 
 // openUpload is a multipart upload a copy writes into, with its part table.
 type openUpload struct {
-	id       string
-	partSize int64
-	parts    []partState
+	id         string
+	partSize   int64
+	parts      []partState
+	noProgress int  // Resume.NoProgress of the invocations before this one
+	adopted    bool // found open, not named by a resume: its version is proven only by the final CRC32C
 }
 
-// resumeUpload returns the upload a suspended copy left open, with the
-// parts already in it marked done; nil when there is nothing to continue
-// (no resume, or the upload is gone, say aborted by the lifecycle rule).
-func (e *Engine) resumeUpload(ctx context.Context, key string, obj SourceObject, resume *Resume) (*openUpload, error) {
-	if resume == nil {
+// openUpload returns the upload this copy writes into: the one resume
+// names, else the one left open for the key (by a copy whose continuation
+// is still queued, or by a crash), adopted with the parts already in it;
+// nil when there is none and a new one must be created. Never two uploads
+// of one key: surplus uploads are aborted, and so is an open upload of an
+// object that now fits one PutObject, or whose parts nothing could prove
+// (an origin that publishes no CRC32C).
+func (e *Engine) openUpload(ctx context.Context, key string, obj SourceObject, resume *Resume) (*openUpload, error) {
+	if resume != nil {
+		parts, err := e.listUploadedParts(ctx, key, obj, resume.UploadID, resume.PartSize)
+		if err == nil {
+			return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts, noProgress: resume.NoProgress}, nil
+		}
+		if !errors.As(err, new(*types.NoSuchUpload)) {
+			return nil, err
+		}
+		e.log.InfoContext(ctx, "suspended upload is gone", "key", key, "uploadId", resume.UploadID)
+	}
+	ids, err := e.openUploadIDs(ctx, key)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	for _, id := range ids[1:] {
+		e.log.WarnContext(ctx, "aborting a second open upload of the key", "key", key, "uploadId", id)
+		e.abort(ctx, key, id)
+	}
+	id := ids[0]
+	if obj.Size <= e.partSize || obj.CRC32C == nil {
+		e.abort(ctx, key, id)
 		return nil, nil
 	}
-	parts, err := e.listUploadedParts(ctx, key, obj, resume)
-	if errors.As(err, new(*types.NoSuchUpload)) {
-		e.log.InfoContext(ctx, "suspended upload is gone; starting over", "key", key, "uploadId", resume.UploadID)
-		return nil, nil
-	}
+	partSize, err := e.adoptedPartSize(ctx, key, obj, id)
 	if err != nil {
 		return nil, err
 	}
-	return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts}, nil
+	if partSize == 0 { // its parts cannot be this object's: start afresh
+		e.abort(ctx, key, id)
+		return nil, nil
+	}
+	parts, err := e.listUploadedParts(ctx, key, obj, id, partSize)
+	if err != nil {
+		return nil, err
+	}
+	e.log.InfoContext(ctx, "joining the open upload of the key", "key", key, "uploadId", id, "partSize", partSize)
+	return &openUpload{id: id, partSize: partSize, parts: parts, adopted: true}, nil
 }
 
-// listUploadedParts returns the part table of a suspended upload with the
-// parts already in S3 marked done. A listed part only counts when its size
-// is what this part must be and S3 reports its CRC32C; anything else is
-// uploaded again (a re-uploaded part number replaces the old one).
-func (e *Engine) listUploadedParts(ctx context.Context, key string, obj SourceObject, resume *Resume) ([]partState, error) {
-	if obj.Size == 0 || (obj.Size+resume.PartSize-1)/resume.PartSize > maxParts {
-		return nil, fmt.Errorf("resume %q: part size %d does not fit a %d-byte object", key, resume.PartSize, obj.Size)
+// openUploadIDs lists the multipart uploads open for exactly key, newest
+// first.
+func (e *Engine) openUploadIDs(ctx context.Context, key string) ([]string, error) {
+	var uploads []types.MultipartUpload
+	p := s3.NewListMultipartUploadsPaginator(e.s3, &s3.ListMultipartUploadsInput{Bucket: &e.bucket, Prefix: &key})
+	for p.HasMorePages() {
+		var page *s3.ListMultipartUploadsOutput
+		err := e.retry.do(ctx, func() (err error) {
+			page, err = p.NextPage(ctx, oneAttempt)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list open uploads of %q: %w", key, err)
+		}
+		for _, u := range page.Uploads {
+			if aws.ToString(u.Key) == key {
+				uploads = append(uploads, u)
+			}
+		}
 	}
-	parts := make([]partState, (obj.Size+resume.PartSize-1)/resume.PartSize)
-	p := s3.NewListPartsPaginator(e.s3, &s3.ListPartsInput{Bucket: &e.bucket, Key: &key, UploadId: &resume.UploadID})
+	slices.SortStableFunc(uploads, func(a, b types.MultipartUpload) int {
+		return aws.ToTime(b.Initiated).Compare(aws.ToTime(a.Initiated))
+	})
+	ids := make([]string, len(uploads))
+	for i, u := range uploads {
+		ids[i] = aws.ToString(u.UploadId)
+	}
+	return ids, nil
+}
+
+// adoptedPartSize infers the part size of an upload no resume describes:
+// every part but the last has it, so it is the largest listed part. An
+// upload without parts takes the size this engine would choose. 0 means
+// the listed parts cannot be cut from this object.
+func (e *Engine) adoptedPartSize(ctx context.Context, key string, obj SourceObject, uploadID string) (int64, error) {
+	largest := int64(0)
+	err := e.eachListedPart(ctx, key, uploadID, func(p types.Part) {
+		largest = max(largest, aws.ToInt64(p.Size))
+	})
+	if err != nil {
+		return 0, err
+	}
+	if largest == 0 {
+		return e.choosePartSize(obj.Size), nil
+	}
+	if largest < minPartSize || largest > maxPartSize || (obj.Size+largest-1)/largest > maxParts {
+		return 0, nil
+	}
+	return largest, nil
+}
+
+func (e *Engine) eachListedPart(ctx context.Context, key, uploadID string, fn func(types.Part)) error {
+	p := s3.NewListPartsPaginator(e.s3, &s3.ListPartsInput{Bucket: &e.bucket, Key: &key, UploadId: &uploadID})
 	for p.HasMorePages() {
 		var page *s3.ListPartsOutput
 		err := e.retry.do(ctx, func() (err error) {
@@ -159,22 +259,37 @@ func (e *Engine) listUploadedParts(ctx context.Context, key string, obj SourceOb
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list parts of %q: %w", key, err)
+			return fmt.Errorf("list parts of %q: %w", key, err)
 		}
 		for _, lp := range page.Parts {
-			n := int(aws.ToInt32(lp.PartNumber))
-			if n < 1 || n > len(parts) {
-				continue
-			}
-			want := partLen(obj.Size, resume.PartSize, n-1)
-			crc, err := decodeCRC32C(aws.ToString(lp.ChecksumCRC32C))
-			if aws.ToInt64(lp.Size) != want || err != nil {
-				continue
-			}
-			parts[n-1] = partState{etag: aws.ToString(lp.ETag), crc: crc, size: want, done: true}
+			fn(lp)
 		}
 	}
-	return parts, nil
+	return nil
+}
+
+// listUploadedParts returns the part table of an open upload with the
+// parts already in S3 marked done. A listed part only counts when its size
+// is what this part must be and S3 reports its CRC32C; anything else is
+// uploaded again (a re-uploaded part number replaces the old one).
+func (e *Engine) listUploadedParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64) ([]partState, error) {
+	if obj.Size == 0 || (obj.Size+partSize-1)/partSize > maxParts {
+		return nil, fmt.Errorf("resume %q: part size %d does not fit a %d-byte object", key, partSize, obj.Size)
+	}
+	parts := make([]partState, (obj.Size+partSize-1)/partSize)
+	err := e.eachListedPart(ctx, key, uploadID, func(lp types.Part) {
+		n := int(aws.ToInt32(lp.PartNumber))
+		if n < 1 || n > len(parts) {
+			return
+		}
+		want := partLen(obj.Size, partSize, n-1)
+		crc, err := decodeCRC32C(aws.ToString(lp.ChecksumCRC32C))
+		if aws.ToInt64(lp.Size) != want || err != nil {
+			return
+		}
+		parts[n-1] = partState{etag: aws.ToString(lp.ETag), crc: crc, size: want, done: true}
+	})
+	return parts, err
 }
 
 func partLen(size, partSize int64, i int) int64 {
@@ -184,11 +299,17 @@ func partLen(size, partSize int64, i int) int64 {
 
 var errOutOfTime = errors.New("stopping before the invocation deadline")
 
+// partsRun is what one uploadParts call did.
+type partsRun struct {
+	started, uploaded int
+	bytes             int64 // of the uploaded parts
+}
+
 // uploadParts uploads every part not yet done, at most PartConcurrency at
 // a time (bounded again by the streams all copies share). With a deadline on
 // ctx it starts no part after deadline-StopMargin and cancels parts still
 // running at deadline-StopMargin/2, returning errOutOfTime.
-func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, parts []partState) (int, int64, error) {
+func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, parts []partState, moved *atomic.Int64) (partsRun, error) {
 	stopAt := time.Time{}
 	workCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
@@ -210,8 +331,7 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 
 	var (
 		mu       sync.Mutex
-		uploaded int
-		bytesUp  int64
+		run      partsRun
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -234,7 +354,10 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 				if !stopAt.IsZero() && time.Now().After(stopAt) {
 					return
 				}
-				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i)
+				mu.Lock()
+				run.started++
+				mu.Unlock()
+				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i, moved)
 				if err != nil {
 					if ctx.Err() == nil && context.Cause(workCtx) == context.DeadlineExceeded {
 						return // cancelled at the work deadline: the part is simply not done
@@ -244,31 +367,31 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 				}
 				mu.Lock()
 				parts[i] = p
-				uploaded++
-				bytesUp += p.size
+				run.uploaded++
+				run.bytes += p.size
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return uploaded, bytesUp, firstErr
+		return run, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return uploaded, bytesUp, err
+		return run, err
 	}
 	for _, p := range parts {
 		if !p.done { // workers stopped for time (outOfTime, or the work deadline hit between parts)
-			return uploaded, bytesUp, errOutOfTime
+			return run, errOutOfTime
 		}
 	}
-	return uploaded, bytesUp, nil
+	return run, nil
 }
 
 // copyPart streams part i (index from 0) from the source into UploadPart,
 // with the part's CRC32C as a trailer for S3 to check. A failure on either
 // side retries the whole part, reading it from the source again.
-func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, i int) (partState, error) {
+func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, uploadID string, partSize int64, i int, moved *atomic.Int64) (partState, error) {
 	if err := e.streams.Acquire(ctx, 1); err != nil {
 		return partState{}, err
 	}
@@ -277,7 +400,7 @@ func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, upl
 	var etag string
 	var crc uint32
 	err := e.retry.do(ctx, func() (err error) {
-		crc, err = e.streamRange(ctx, key, obj, int64(i)*partSize, n, func(ctx context.Context, body *rangeReader) error {
+		crc, err = e.streamRange(ctx, key, obj, int64(i)*partSize, n, moved, func(ctx context.Context, body *rangeReader) error {
 			out, err := e.s3.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket:        &e.bucket,
 				Key:           &key,
@@ -297,6 +420,26 @@ func (e *Engine) copyPart(ctx context.Context, key string, obj SourceObject, upl
 		return partState{}, fmt.Errorf("upload part %d of %q: %w", i+1, key, err)
 	}
 	return partState{etag: etag, crc: crc, size: n, done: true}, nil
+}
+
+// sourceStillCurrent checks, just before completing, that the version
+// copied is still the source's current one. A resumed copy stays pinned to
+// its version for as long as it runs; on a versioned bucket that version
+// stays readable after it is replaced, and completing it would leave S3
+// with bytes GCS no longer serves (and the viewers' messages for the new
+// version skipped, since S3 then has the key). A moved-on source makes the
+// copy start over with the current version.
+func (e *Engine) sourceStillCurrent(ctx context.Context, key, version string) error {
+	current, err := e.head(ctx, key, "")
+	if err != nil {
+		return fmt.Errorf("check the source is still at %s before completing %q: %w", version, key, err)
+	}
+	if now := versionOf(current); now != version {
+		e.log.WarnContext(ctx, "source moved on during the copy; not completing the older version",
+			"key", key, "copiedGeneration", version, "currentGeneration", now)
+		return fmt.Errorf("%w: source of %q moved on from %s to %s", errStartOver, key, version, now)
+	}
+	return nil
 }
 
 // complete finishes the upload unless the key appeared meanwhile.
@@ -324,11 +467,26 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 			MpuObjectSize:   aws.Int64(size),
 			IfNoneMatch:     ifNoneMatchAny,
 		}, oneAttempt)
+		if isConditionalConflict(err) {
+			// AWS: on a 409 re-initiate the upload and upload the parts
+			// again; a retried Complete is not what it asks for.
+			return fmt.Errorf("%w: %w", errStartOver, err)
+		}
 		return err
 	})
 	switch {
 	case err == nil:
 		return OutcomeCopied, nil
+	case errors.Is(err, errStartOver):
+		exists, herr := e.destinationHas(ctx, key)
+		if herr != nil {
+			return "", fmt.Errorf("complete multipart upload %q: %w; then %w", key, err, herr)
+		}
+		e.abort(ctx, key, uploadID)
+		if exists { // the conflicting write was another copy's, and it won
+			return OutcomeRaced, nil
+		}
+		return "", fmt.Errorf("complete multipart upload %q: %w", key, err)
 	case isPreconditionFailed(err):
 		e.abort(ctx, key, uploadID) // S3 keeps the loser's upload; drop its parts
 		return OutcomeRaced, nil

@@ -76,7 +76,7 @@ func (e *Engine) putEmpty(ctx context.Context, key string, _ SourceObject, h obj
 // response, checked by S3 against the source's CRC32C (or a trailer).
 func (e *Engine) putStreamed(ctx context.Context, key string, obj SourceObject, h objectHeaders) error {
 	var read *rangeReader
-	_, err := e.streamRange(ctx, key, obj, 0, obj.Size, func(ctx context.Context, body *rangeReader) error {
+	_, err := e.streamRange(ctx, key, obj, 0, obj.Size, nil, func(ctx context.Context, body *rangeReader) error {
 		read = body
 		in := e.putInput(key, obj.Size, h)
 		in.Body = body

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,21 +340,25 @@ func TestCopySourceOverwrittenMidCopy(t *testing.T) {
 		e := newEnv(t, versioned)
 		old := randomBytes(4*minPartSize, 20)
 		e.put(standin.GCSObject{Key: "moving.bin", Content: old})
+		newer := randomBytes(4*minPartSize, 21)
 		var once sync.Once
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 			if n == 2 {
-				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: randomBytes(4*minPartSize, 21)}) })
+				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: newer}) })
 			}
 			return standin.Fault{}
 		})
 		res, err := e.engine(func(c *Config) { c.PartConcurrency = 1 }).Copy(context.Background(), "moving.bin", nil)
 		if versioned {
-			// The pinned generation stays readable: the copy is the old version, whole.
+			// The pinned generation stays readable, but it is no longer what
+			// GCS serves: the copy is not completed with it and starts over
+			// with the newer version, whole.
 			if err != nil || res.Outcome != OutcomeCopied {
 				t.Fatalf("versioned: outcome %q error %v", res.Outcome, err)
 			}
 			got, _ := e.object("moving.bin")
-			assertSameBytes(t, got, old)
+			assertSameBytes(t, got, newer)
+			e.assertNoUploads("moving.bin")
 			continue
 		}
 		// Without versioning the pinned generation disappears: a clean failure.
@@ -373,8 +380,12 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 		// found the destination empty: both must reach the conditional write.
 		var heads sync.WaitGroup
 		heads.Add(2)
+		var headsSeen atomic.Int32
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 			if r.Method == http.MethodHead {
+				if headsSeen.Add(1) > 2 { // a later check that the source is still current
+					return standin.Fault{}
+				}
 				return standin.Fault{Before: heads.Done}
 			}
 			return standin.Fault{Before: heads.Wait}
@@ -466,4 +477,63 @@ func TestCopyAbandonsAndRetriesAStalledUpload(t *testing.T) {
 	}
 	got, _ := e.object("stalled-upload.bin")
 	assertSameBytes(t, got, data)
+}
+
+// A redirect from the source is never followed, not even to a URL that
+// serves the very object: it could as well lead to another bucket.
+func TestCopyRefusesSourceRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.put(standin.GCSObject{Key: "moved/a.txt", Content: []byte("elsewhere")})
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.proxy.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	eng := e.engine(func(c *Config) { c.Source.Endpoint = redirector.URL })
+	_, err := eng.Copy(context.Background(), "moved/a.txt", nil)
+	var se *SourceStatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusFound || !strings.Contains(err.Error(), e.proxy.URL+"/"+e.srcBucket+"/moved/a.txt") {
+		t.Fatalf("error %v, want a 302 naming its Location", err)
+	}
+	e.assertAbsent("moved/a.txt")
+}
+
+// GCS answers 403 for a missing object of a bucket without public listing:
+// that is an answer (outcome source-forbidden, its own metric), not a
+// failure to retry towards the dead-letter queue. Nothing is written.
+func TestSourceForbiddenIsAnOutcomeNotAFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.put(standin.GCSObject{Key: "acl/small.txt", Content: []byte("x")})
+	e.put(standin.GCSObject{Key: "acl/big.bin", Content: randomBytes(3*minPartSize, 14)})
+	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
+		if strings.HasSuffix(r.URL.Path, "small.txt") || n >= 2 { // the small object's HEAD; the big one's second part
+			return standin.Fault{Status: http.StatusForbidden}
+		}
+		return standin.Fault{}
+	})
+	for _, key := range []string{"acl/small.txt", "acl/big.bin"} {
+		var logs bytes.Buffer
+		eng := e.engine(func(c *Config) { c.PartConcurrency = 1; c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+		res, err := eng.Copy(context.Background(), key, nil)
+		if err != nil || res.Outcome != OutcomeSourceForbidden {
+			t.Fatalf("%s: outcome %q error %v, want source-forbidden", key, res.Outcome, err)
+		}
+		e.assertAbsent(key)
+		var line struct {
+			Msg, Outcome            string
+			SourceForbidden, Failed int
+		}
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if line.Msg != "object" || line.Outcome != string(OutcomeSourceForbidden) || line.SourceForbidden != 1 || line.Failed != 0 {
+			t.Fatalf("%s: object line %+v, want outcome source-forbidden counted as SourceForbidden, not Failed", key, line)
+		}
+		if !strings.Contains(logs.String(), "source denied access") {
+			t.Fatalf("%s: no line explaining the 403: %s", key, logs.String())
+		}
+	}
 }

@@ -25,8 +25,21 @@ const (
 	mib           = 1 << 20
 )
 
+// MaxNoProgress is how many invocations in a row may start parts and
+// finish none before a copy ends as OutcomeNoProgress.
+const MaxNoProgress = 3
+
+// MinStreamRate is the slowest source stream the part sizes are chosen
+// for: a part started at the beginning of an invocation finishes within
+// MaxPartDuration at this rate. At 2 MiB/s and the default 280 s, parts
+// are at most 560 MiB, and the 525 MiB parts of a 5 TiB object fit.
+const MinStreamRate = 2 << 20 // bytes per second
+
 // Defaults for Config fields left zero.
 const (
+	// DefaultMaxPartDuration is the stack's 5-minute function timeout less
+	// the stop margin: the time one part may stream in an invocation.
+	DefaultMaxPartDuration = 5*time.Minute - DefaultStopMargin
 	DefaultPartSize        = 16 << 20
 	DefaultPartConcurrency = 8
 	DefaultStopMargin      = 20 * time.Second
@@ -40,6 +53,7 @@ type S3API interface {
 	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 }
@@ -72,6 +86,10 @@ type Config struct {
 	// ReadIdleTimeout abandons (and retries) a source read that delivers
 	// no byte for this long (default 30 s).
 	ReadIdleTimeout time.Duration
+	// MaxPartDuration is the time a part may take in one invocation
+	// (default DefaultMaxPartDuration). Parts are no larger than
+	// MinStreamRate moves in it, so a copy at that rate always progresses.
+	MaxPartDuration time.Duration
 	// Logger receives one line per object (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -91,6 +109,13 @@ type Engine struct {
 	streams         *semaphore.Weighted // parts and small objects in flight, across all copies
 
 	readIdleTimeout time.Duration
+	maxPartDuration time.Duration
+}
+
+// MaxPartSizeFor is the largest part, in whole MiB, that a stream at
+// MinStreamRate moves within d.
+func MaxPartSizeFor(d time.Duration) int64 {
+	return int64(d.Seconds()*MinStreamRate) / mib * mib
 }
 
 // New validates cfg and returns an Engine.
@@ -101,8 +126,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
 	}
-	if cfg.PartSize < minPartSize || cfg.PartSize > maxPartSize {
-		return nil, fmt.Errorf("transfer engine: part size %d outside S3's %d..%d", cfg.PartSize, minPartSize, maxPartSize)
+	if cfg.MaxPartDuration <= 0 {
+		cfg.MaxPartDuration = DefaultMaxPartDuration
+	}
+	maxForWindow := MaxPartSizeFor(cfg.MaxPartDuration)
+	if cfg.PartSize < minPartSize || cfg.PartSize > min(maxPartSize, maxForWindow) {
+		return nil, fmt.Errorf("transfer engine: part size %d outside %d..%d (S3's minimum; what %d MiB/s moves in %s)",
+			cfg.PartSize, minPartSize, min(maxPartSize, maxForWindow), MinStreamRate>>20, cfg.MaxPartDuration)
 	}
 	if cfg.PartConcurrency <= 0 {
 		cfg.PartConcurrency = DefaultPartConcurrency
@@ -132,6 +162,7 @@ func New(cfg Config) (*Engine, error) {
 		streams:         semaphore.NewWeighted(int64(cfg.PartConcurrency)),
 
 		readIdleTimeout: cfg.ReadIdleTimeout,
+		maxPartDuration: cfg.MaxPartDuration,
 	}, nil
 }
 
@@ -148,9 +179,23 @@ const (
 	OutcomeRaced Outcome = "raced"
 	// OutcomeSourceMissing: the key does not exist at the source.
 	OutcomeSourceMissing Outcome = "source-missing"
+	// OutcomeSourceForbidden: the source answered 403, which is what GCS
+	// says for a missing object of a bucket public through object ACLs,
+	// and for every object of a private bucket read without credentials.
+	// Retrying cannot help; the SourceForbidden metric's alarm tells the two
+	// apart by rate.
+	OutcomeSourceForbidden Outcome = "source-forbidden"
 	// OutcomeSuspended: out of time (or retries) while making progress;
 	// Result.Resume says where to continue.
 	OutcomeSuspended Outcome = "suspended"
+	// OutcomeNoProgress: MaxNoProgress invocations in a row started parts
+	// and finished none (a source too slow for the part size); another
+	// continuation would only read the same bytes again. Result.Reason
+	// says why, for the dead-letter queue; the upload is kept.
+	OutcomeNoProgress Outcome = "no-progress"
+	// OutcomeExcluded: the stack's key rules (includePrefixes,
+	// excludeSuffixes) leave the key out; set by the Lambda handler.
+	OutcomeExcluded Outcome = "excluded"
 	// OutcomeFailed is what the log line says when Copy returns an error.
 	OutcomeFailed Outcome = "failed"
 )
@@ -164,6 +209,11 @@ type Result struct {
 	Parts      int   // parts uploaded by this call (multipart only)
 	Generation string
 	Duration   time.Duration
+	// Reason explains OutcomeNoProgress.
+	Reason string
+	// Joined: this copy continued a multipart upload of the key that it
+	// found open instead of starting a second one.
+	Joined bool
 	// Resume is set for OutcomeSuspended: pass it to the next Copy of the
 	// key. Nil with OutcomeSuspended means "start again from scratch".
 	Resume *Resume
@@ -180,6 +230,13 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 	res.Key = key
 	defer func() {
 		res.Duration = time.Since(start)
+		if errors.Is(err, ErrSourceForbidden) {
+			// Nothing was written (uploads are aborted on a non-retryable
+			// error); a 403 is an answer, not a failure to retry.
+			e.log.WarnContext(ctx, "source denied access: a missing object of a bucket without public listing, or a private bucket without credentials",
+				"key", key, "error", err)
+			res.Outcome, err = OutcomeSourceForbidden, nil
+		}
 		if err != nil {
 			res.Outcome = OutcomeFailed
 		}
@@ -201,27 +258,44 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 		return res, nil
 	}
 
-	obj, resume, err := e.headSource(ctx, key, resume)
-	if errors.Is(err, ErrSourceNotFound) {
-		res.Outcome = OutcomeSourceMissing
-		return res, nil
+	for startOvers := 0; ; startOvers++ {
+		var obj SourceObject
+		obj, resume, err = e.headSource(ctx, key, resume)
+		if errors.Is(err, ErrSourceNotFound) {
+			res.Outcome = OutcomeSourceMissing
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Size, res.Generation = obj.Size, obj.Generation
+		if obj.Size > MaxObjectSize {
+			return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
+		}
+		up, err := e.openUpload(ctx, key, obj, resume)
+		if err != nil {
+			return res, err
+		}
+		if up == nil && obj.Size <= e.partSize {
+			return e.copySingle(ctx, key, obj, res)
+		}
+		res.Joined = res.Joined || (up != nil && up.adopted)
+		res, err = e.copyMultipart(ctx, key, obj, up, res)
+		if !errors.Is(err, errStartOver) {
+			return res, err
+		}
+		if startOvers == maxStartOvers {
+			return res, fmt.Errorf("copy %q: started over %d times: %w", key, startOvers, err)
+		}
+		e.log.InfoContext(ctx, "starting the copy over with a new upload", "key", key, "reason", err)
+		resume = nil
 	}
-	if err != nil {
-		return res, err
-	}
-	res.Size, res.Generation = obj.Size, obj.Generation
-	if obj.Size > MaxObjectSize {
-		return res, fmt.Errorf("copy %q: %d bytes exceeds S3's 5 TiB object limit", key, obj.Size)
-	}
-	up, err := e.resumeUpload(ctx, key, obj, resume)
-	if err != nil {
-		return res, err
-	}
-	if up == nil && obj.Size <= e.partSize {
-		return e.copySingle(ctx, key, obj, res)
-	}
-	return e.copyMultipart(ctx, key, obj, up, res)
 }
+
+// maxStartOvers bounds how often one Copy abandons its upload and starts
+// again (the source moved on, a conflicting write): a source that changes
+// faster than it can be copied fails the message instead of looping.
+const maxStartOvers = 2
 
 // headSource reads the source's metadata. A resumed copy reads the version
 // it started with; if that version is gone, its upload is aborted and the
@@ -232,7 +306,7 @@ func (e *Engine) headSource(ctx context.Context, key string, resume *Resume) (So
 		if err == nil && (resume.Generation == "" || versionOf(obj) == resume.Generation) {
 			return obj, resume, nil
 		}
-		if err != nil && !errors.Is(err, ErrSourceNotFound) {
+		if err != nil && !errors.Is(err, ErrSourceNotFound) && !errors.Is(err, ErrSourceForbidden) {
 			return SourceObject{}, nil, err
 		}
 		e.log.InfoContext(ctx, "source version of suspended copy is gone; starting over", "key", key, "generation", resume.Generation)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -66,8 +67,14 @@ type env struct {
 	t         *testing.T
 	srcBucket string
 	dstBucket string
-	s3        *s3.Client
+	s3        *s3.Client // the test's own, straight to the stand-in
+	engineS3  *s3.Client // the engine's, through s3Proxy
 	proxy     *standin.FaultProxy
+	// s3Proxy relays the engine's S3 requests, fails the test for any
+	// PutObject or CompleteMultipartUpload without If-None-Match or
+	// If-Match, and injects the faults s3Faults chooses.
+	s3Proxy  *standin.FaultProxy
+	s3Faults atomic.Pointer[func(r *http.Request) standin.Fault]
 
 	mu          sync.Mutex
 	partUploads map[int32]int // successful UploadPart calls by part number
@@ -88,11 +95,39 @@ func newEnv(t *testing.T, versioned bool) *env {
 	if err := s3Server.CreateBucket(context.Background(), e.dstBucket); err != nil {
 		t.Fatal(err)
 	}
-	e.s3 = s3Server.Client(func(o *s3.Options) {
+	e.s3 = s3Server.Client()
+	e.s3Proxy = standin.NewFaultProxy(t, s3Server.Endpoint)
+	e.s3Proxy.OnRequest(e.checkConditionalWrite)
+	e.engineS3 = s3Server.Client(func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(e.s3Proxy.URL)
 		o.APIOptions = append(o.APIOptions, e.countUploadParts)
 	})
 	e.proxy = standin.NewFaultProxy(t, gcsServer.URL)
 	return e
+}
+
+// checkConditionalWrite is the S3 proxy's plan: every request that can
+// create an object (PutObject: a PUT without partNumber; Complete: a POST
+// with uploadId) must be conditional, so no engine path can overwrite.
+func (e *env) checkConditionalWrite(_ int, r *http.Request) standin.Fault {
+	q := r.URL.Query()
+	creates := r.Method == http.MethodPut && !q.Has("partNumber") || r.Method == http.MethodPost && q.Has("uploadId")
+	if creates && r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Match") == "" {
+		e.t.Errorf("unconditional write: %s %s without If-None-Match or If-Match", r.Method, r.URL.Path)
+	}
+	if f := e.s3Faults.Load(); f != nil {
+		return (*f)(r)
+	}
+	return standin.Fault{}
+}
+
+// onS3Request installs the faults the S3 proxy injects (nil: none).
+func (e *env) onS3Request(f func(r *http.Request) standin.Fault) {
+	if f == nil {
+		e.s3Faults.Store(nil)
+		return
+	}
+	e.s3Faults.Store(&f)
 }
 
 // s3Origin creates a bucket on the S3 stand-in to serve as a private
@@ -130,7 +165,7 @@ func (e *env) countUploadParts(stack *middleware.Stack) error {
 func (e *env) engine(mod func(*Config)) *Engine {
 	e.t.Helper()
 	cfg := Config{
-		S3:              e.s3,
+		S3:              e.engineS3,
 		Bucket:          e.dstBucket,
 		Source:          &Source{Endpoint: e.proxy.URL, Bucket: e.srcBucket, HTTP: NewSourceHTTPClient()},
 		PartSize:        minPartSize,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -35,6 +36,9 @@ type Resume struct {
 	UploadID   string `json:"uploadId"`
 	Generation string `json:"generation"`
 	PartSize   int64  `json:"partSize"`
+	// NoProgress counts the invocations in a row that started parts and
+	// finished none; at MaxNoProgress the copy ends as OutcomeNoProgress.
+	NoProgress int `json:"noProgress,omitempty"`
 }
 
 // ErrMalformedMessage marks a message that can never succeed.
@@ -61,14 +65,18 @@ func ParseMessage(body string) (Message, error) {
 		return Message{}, fmt.Errorf("%w: negative size %d", ErrMalformedMessage, *m.Size)
 	}
 	if r := m.Resume; r != nil {
-		if r.UploadID == "" || r.PartSize < minPartSize || r.PartSize > maxPartSize {
-			return Message{}, fmt.Errorf("%w: resume needs an uploadId and a partSize between %d and %d", ErrMalformedMessage, minPartSize, maxPartSize)
+		if r.UploadID == "" || r.PartSize < minPartSize || r.PartSize > maxPartSize || r.NoProgress < 0 {
+			return Message{}, fmt.Errorf("%w: resume needs an uploadId, a partSize between %d and %d and a noProgress count of 0 or more", ErrMalformedMessage, minPartSize, maxPartSize)
 		}
 	}
 	return m, nil
 }
 
-// ValidateKey checks that key is a usable S3 key: 1..1024 bytes of UTF-8.
+// ValidateKey checks that key is a usable S3 key that names exactly one
+// source object: 1..1024 bytes of UTF-8 without a "." or ".." path
+// segment. A front end that normalises paths would read "a/../b" as "b",
+// or "../other/x" from another bucket; escaping the dots is no cure while
+// it cannot be checked that Google's front end leaves "%2E" alone.
 func ValidateKey(key string) error {
 	switch {
 	case key == "":
@@ -77,6 +85,11 @@ func ValidateKey(key string) error {
 		return fmt.Errorf("key is %d bytes, S3 allows %d", len(key), MaxKeyBytes)
 	case !utf8.ValidString(key):
 		return errors.New("key is not valid UTF-8")
+	}
+	for _, segment := range strings.Split(key, "/") {
+		if segment == "." || segment == ".." {
+			return fmt.Errorf("key has a %q path segment, which a front end may resolve to another object", segment)
+		}
 	}
 	return nil
 }

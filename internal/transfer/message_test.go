@@ -29,9 +29,15 @@ func TestParseMessageRejectsWhatCanNeverSucceed(t *testing.T) {
 	for _, body := range []string{
 		``, `[]`, `{"v":1,"key":"a"} trailing`, `{"v":"1","key":"a"}`, `{"key":"a"}`,
 		`{"v":1,"key":"a","size":-1}`, `{"v":1,"key":"a","resume":{"uploadId":"u","partSize":1024}}`,
+		`{"v":1,"key":"x/../b"}`, `{"v":1,"key":"../other-bucket/obj"}`, `{"v":1,"key":"./a"}`, `{"v":1,"key":"a/."}`, `{"v":1,"key":".."}`,
 	} {
 		if _, err := ParseMessage(body); !errors.Is(err, ErrMalformedMessage) {
 			t.Errorf("%q: error %v, want ErrMalformedMessage", body, err)
+		}
+	}
+	for _, key := range []string{"a..b/.c/d.", "...", ".hidden/x..", "a/.../b"} {
+		if err := ValidateKey(key); err != nil {
+			t.Errorf("%q: %v, want it accepted: only whole . and .. segments are refused", key, err)
 		}
 	}
 	// sha256("abc"), the FIPS 180-2 test vector: group ids must match the edge handler's.

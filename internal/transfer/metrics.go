@@ -19,12 +19,17 @@ var emfMetrics = []map[string]string{
 	{"Name": "CopySeconds", "Unit": "Seconds"},
 	{"Name": "Skipped", "Unit": "Count"},
 	{"Name": "Failed", "Unit": "Count"},
+	{"Name": "SourceForbidden", "Unit": "Count"},
+	{"Name": "Joined", "Unit": "Count"},
+	{"Name": "NoProgress", "Unit": "Count"},
+	{"Name": "Excluded", "Unit": "Count"},
 }
 
 // LogResult writes the one line per object: key, bytes, seconds, MB/s and
 // outcome, and the same line is an EMF document, so CloudWatch turns it
-// into the ObjectsCopied, BytesCopied, CopySeconds, Skipped and Failed
-// metrics without any API call. Suspended copies count bytes only.
+// into the ObjectsCopied, BytesCopied, CopySeconds, Skipped, Failed,
+// SourceForbidden, Joined (a copy continued an upload it found open),
+// NoProgress and Excluded metrics without any API call. Suspended copies count bytes only.
 func LogResult(ctx context.Context, log *slog.Logger, res Result, err error) {
 	seconds := res.Duration.Seconds()
 	mbps := 0.0
@@ -58,6 +63,13 @@ func LogResult(ctx context.Context, log *slog.Logger, res Result, err error) {
 		slog.Float64("CopySeconds", seconds),
 		slog.Int("Skipped", count(res.Outcome == OutcomeSkipped || res.Outcome == OutcomeRaced)),
 		slog.Int("Failed", count(err != nil || res.Outcome == OutcomeFailed)),
+		slog.Int("SourceForbidden", count(res.Outcome == OutcomeSourceForbidden)),
+		slog.Int("Joined", count(res.Joined)),
+		slog.Int("NoProgress", count(res.Outcome == OutcomeNoProgress)),
+		slog.Int("Excluded", count(res.Outcome == OutcomeExcluded)),
+	}
+	if res.Reason != "" {
+		attrs = append(attrs, slog.String("reason", res.Reason))
 	}
 	if res.Generation != "" {
 		attrs = append(attrs, slog.String("generation", res.Generation))

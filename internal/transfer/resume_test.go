@@ -5,8 +5,12 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,7 +159,8 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // On an origin without generations a suspended copy is pinned to an ETag.
 // When the object changed meanwhile, the one HEAD that found the new ETag
 // is also the HEAD of the version to copy now: the stale upload is
-// aborted and the new version copied, without asking the origin twice.
+// aborted and the new version copied, without asking the origin again
+// until it checks, before completing, that the version is still current.
 func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
@@ -187,8 +192,10 @@ func TestResumeOnAnETagOriginAfterOverwriteHeadsOnce(t *testing.T) {
 	got, _ := e.object(key)
 	assertSameBytes(t, got, newer)
 	e.assertNoUploads(key) // the stale upload was aborted
-	if heads := counter.n[http.MethodHead]; heads != 1 {
-		t.Errorf("%d HEADs of the origin, want 1", heads)
+	// One HEAD finds the version to copy; one more, just before completing,
+	// proves it is still the current one.
+	if heads := counter.n[http.MethodHead]; heads != 2 {
+		t.Errorf("%d HEADs of the origin, want 2", heads)
 	}
 }
 
@@ -225,4 +232,114 @@ func TestFailedContinuationKeepsEarlierParts(t *testing.T) {
 	}
 	got, _ := e.object("resume/kept.bin")
 	assertSameBytes(t, got, data)
+}
+
+// On a versioned bucket a suspended copy's generation stays readable after
+// it is replaced. Completing it would leave S3 with bytes GCS no longer
+// serves; the copy checks the current generation first, starts over with
+// it, and says so with both generations.
+func TestResumeDoesNotFinishAReplacedGeneration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	const key = "resume/replaced.bin"
+	oldGen := e.put(standin.GCSObject{Key: key, Content: randomBytes(6*minPartSize+1, 53)})
+	var logs syncBuffer
+	eng := e.engine(func(c *Config) {
+		c.PartConcurrency = 2
+		c.StopMargin = 2 * time.Second
+		c.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, testWriter{t}), nil))
+	})
+	first := suspendMidCopy(t, e, eng, key)
+
+	newer := randomBytes(5*minPartSize+2, 54)
+	newGen := e.put(standin.GCSObject{Key: key, Content: newer})
+	res, err := eng.Copy(context.Background(), key, first.Resume)
+	if err != nil || res.Outcome != OutcomeCopied || res.Generation != newGen {
+		t.Fatalf("outcome %q generation %s error %v, want generation %s copied", res.Outcome, res.Generation, err, newGen)
+	}
+	got, head := e.object(key)
+	assertSameBytes(t, got, newer)
+	if head.Metadata[SourceGenerationMetadataKey] != newGen {
+		t.Fatalf("source-generation %q, want %s", head.Metadata[SourceGenerationMetadataKey], newGen)
+	}
+	e.assertNoUploads(key)
+	if !strings.Contains(logs.String(), `"copiedGeneration":"`+oldGen+`","currentGeneration":"`+newGen+`"`) {
+		t.Fatalf("no line names both generations:\n%s", logs.String())
+	}
+}
+
+// A message without resume (a viewer's miss, a redelivery after a crash)
+// that finds an upload of its key open joins it: the parts already there
+// are kept, no second upload is started, and the log line says joined.
+func TestCopyWithoutResumeJoinsTheOpenUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	const parts = 9
+	const key = "resume/orphan.bin"
+	data := randomBytes((parts-1)*minPartSize+5, 55)
+	e.put(standin.GCSObject{Key: key, Content: data})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
+	first := suspendMidCopy(t, e, eng, key) // its continuation is lost: the upload is an orphan
+
+	var creates atomic.Int32
+	e.onS3Request(func(r *http.Request) standin.Fault {
+		if isCreateUpload(r) {
+			creates.Add(1)
+		}
+		return standin.Fault{}
+	})
+	callsBefore := e.uploadCalls.Load()
+	res, err := eng.Copy(context.Background(), key, nil)
+	if err != nil || res.Outcome != OutcomeCopied || !res.Joined {
+		t.Fatalf("outcome %q joined %v error %v, want the open upload joined and completed", res.Outcome, res.Joined, err)
+	}
+	if creates.Load() != 0 {
+		t.Fatalf("%d new uploads: the open one must be joined, not duplicated", creates.Load())
+	}
+	if calls := e.uploadCalls.Load() - callsBefore; calls != int64(parts-first.Parts) {
+		t.Fatalf("%d UploadPart calls, want only the %d missing parts", calls, parts-first.Parts)
+	}
+	got, _ := e.object(key)
+	assertSameBytes(t, got, data)
+	e.assertNoUploads(key)
+}
+
+// An open upload whose parts are of an older version (no resume says which
+// version it holds) is caught by the object's CRC32C before completing:
+// the copy starts over instead of failing or completing mixed bytes.
+func TestJoinedUploadOfAnotherVersionStartsOver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	const key = "resume/orphan-old.bin"
+	e.put(standin.GCSObject{Key: key, Content: randomBytes(7*minPartSize, 56)})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
+	suspendMidCopy(t, e, eng, key)
+	newer := randomBytes(7*minPartSize, 57) // same size: every kept part fits
+	e.put(standin.GCSObject{Key: key, Content: newer})
+
+	res, err := eng.Copy(context.Background(), key, nil)
+	if err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("outcome %q error %v, want the new version copied", res.Outcome, err)
+	}
+	got, _ := e.object(key)
+	assertSameBytes(t, got, newer)
+	e.assertNoUploads(key)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger used by several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -22,8 +22,11 @@ import (
 // or a cancelled context never will.
 func shouldRetry(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, ErrChecksumMismatch) || errors.Is(err, ErrSourceChanged) {
+		errors.Is(err, ErrChecksumMismatch) || errors.Is(err, ErrSourceChanged) || errors.Is(err, errStartOver) {
 		return false
+	}
+	if isConditionalConflict(err) {
+		return true // S3: concurrent conditional writes; AWS asks to retry a PutObject
 	}
 	var se *SourceStatusError
 	if errors.As(err, &se) {
@@ -54,6 +57,18 @@ func shouldRetry(err error) bool {
 }
 
 var s3Retryable = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// errStartOver: the upload cannot be completed as it is (the source moved
+// on, a 409 on Complete, adopted parts of another version); the copy
+// aborts it and starts again. Never retried as it stands.
+var errStartOver = errors.New("start the copy over")
+
+// isConditionalConflict is S3's 409 ConditionalRequestConflict: another
+// conditional write to the key was in progress.
+func isConditionalConflict(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ConditionalRequestConflict"
+}
 
 func retryableStatus(code int) bool {
 	return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500

@@ -50,6 +50,11 @@ func NewSourceHTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
+// refuseRedirect keeps every read on the URL the engine built: a
+// redirect could lead a signed read to another bucket or host. The 3xx
+// itself is then answered as a SourceStatusError naming its Location.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // SourceObject is what a HEAD of the source tells about one version.
 type SourceObject struct {
 	Size       int64 // stored bytes (compressed size for gzip objects)
@@ -65,9 +70,13 @@ type SourceStatusError struct {
 	Key        string
 	StatusCode int
 	Body       string
+	Location   string // of a redirect, which is never followed
 }
 
 func (e *SourceStatusError) Error() string {
+	if e.Location != "" {
+		return fmt.Sprintf("%s source %q: HTTP %d redirect to %q, not followed", e.Op, e.Key, e.StatusCode, e.Location)
+	}
 	return fmt.Sprintf("%s source %q: HTTP %d: %s", e.Op, e.Key, e.StatusCode, e.Body)
 }
 
@@ -75,8 +84,15 @@ func (e *SourceStatusError) Error() string {
 // generation of it, does not exist at the source.
 var ErrSourceNotFound = errors.New("source object not found")
 
+// ErrSourceForbidden is returned (wrapped) for a 403 from the source. GCS
+// answers 403 instead of 404 for a missing object when the reader may not
+// list the bucket (a bucket public through object ACLs), and 403 for every
+// object of a private bucket read without credentials.
+var ErrSourceForbidden = errors.New("source denied access")
+
 func (e *SourceStatusError) Is(target error) bool {
-	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound
+	return target == ErrSourceNotFound && e.StatusCode == http.StatusNotFound ||
+		target == ErrSourceForbidden && e.StatusCode == http.StatusForbidden
 }
 
 // objectURL escapes the path the way SigV4 canonicalises S3 paths (with
@@ -139,6 +155,10 @@ func (s *Source) do(ctx context.Context, method, key, generation string, header 
 	if client == nil {
 		client = defaultSourceClient()
 	}
+	// Whatever client the caller gave: never follow a redirect.
+	noRedirect := *client
+	noRedirect.CheckRedirect = refuseRedirect
+	client = &noRedirect
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s source %q: %w", method, key, err)
@@ -153,7 +173,7 @@ var defaultSourceClient = sync.OnceValue(NewSourceHTTPClient)
 func statusError(op, key string, resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
-	return &SourceStatusError{Op: op, Key: key, StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	return &SourceStatusError{Op: op, Key: key, StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(body)), Location: resp.Header.Get("Location")}
 }
 
 // Head reads the metadata of key, of one generation when generation is

@@ -38,7 +38,7 @@ type rangeReader struct {
 	want     int64
 	n        int64
 	crc      uint32
-	progress func()
+	progress func(n int)
 	whole    atomic.Bool // every byte has passed; crc is final
 }
 
@@ -65,7 +65,7 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		if r.n == r.want {
 			r.whole.Store(true)
 		}
-		r.progress()
+		r.progress(n)
 	}
 	if err == io.EOF && r.n < r.want {
 		err = io.ErrUnexpectedEOF // the source stopped short of what it announced
@@ -82,8 +82,9 @@ var errStalled = errors.New("source stopped sending")
 // upload consumed. A transfer that moves no byte for ReadIdleTimeout (a
 // silent source, or a destination that stopped reading) is abandoned with
 // errStalled, which is retryable: a half-dead connection would otherwise
-// hold the part until the invocation's deadline.
-func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, off, n int64, upload func(context.Context, *rangeReader) error) (uint32, error) {
+// hold the part until the invocation's deadline. Every byte read is added
+// to moved, when given, whether or not the part then completes.
+func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, off, n int64, moved *atomic.Int64, upload func(context.Context, *rangeReader) error) (uint32, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := time.AfterFunc(e.readIdleTimeout, func() { cancel(errStalled) })
@@ -93,7 +94,12 @@ func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, 
 	var r *rangeReader
 	if err == nil {
 		defer body.Close()
-		r = &rangeReader{body: body, want: n, progress: func() { idle.Reset(e.readIdleTimeout) }}
+		r = &rangeReader{body: body, want: n, progress: func(n int) {
+			idle.Reset(e.readIdleTimeout)
+			if moved != nil {
+				moved.Add(int64(n))
+			}
+		}}
 		err = upload(ctx, r)
 	}
 	if err != nil && context.Cause(ctx) == errStalled {

@@ -16,7 +16,7 @@ import (
 
 func TestAWSChunkedEncoding(t *testing.T) {
 	data := "hello, chunks"
-	body := &rangeReader{body: strings.NewReader(data), want: int64(len(data)), progress: func() {}}
+	body := &rangeReader{body: strings.NewReader(data), want: int64(len(data)), progress: func(int) {}}
 	encoded, length := awsChunked(body, int64(len(data)), 5)
 	got, err := io.ReadAll(encoded)
 	if err != nil {
@@ -31,7 +31,7 @@ func TestAWSChunkedEncoding(t *testing.T) {
 		t.Fatalf("announced length %d, encoded %d", length, len(want))
 	}
 
-	short := &rangeReader{body: strings.NewReader(data[:7]), want: int64(len(data)), progress: func() {}}
+	short := &rangeReader{body: strings.NewReader(data[:7]), want: int64(len(data)), progress: func(int) {}}
 	encoded, _ = awsChunked(short, int64(len(data)), 5)
 	if _, err := io.ReadAll(encoded); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("a source that stops short: want io.ErrUnexpectedEOF, got %v", err)
@@ -49,7 +49,7 @@ func TestDestinationVerifiesTheTrailingCRC32C(t *testing.T) {
 	data := randomBytes(17<<20+1, 3)
 	put := func(key string, tamper bool) error {
 		body := &rangeReader{body: bytes.NewReader(data), want: int64(len(data))}
-		body.progress = func() {
+		body.progress = func(int) {
 			if tamper && body.n == body.want {
 				body.crc ^= 1 // the trailer no longer describes the bytes sent
 			}

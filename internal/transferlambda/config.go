@@ -5,9 +5,12 @@
 package transferlambda
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -23,6 +26,29 @@ type Config struct {
 	PartSizeMiB         int    // PART_SIZE_MIB (default 16)
 	PartConcurrency     int    // PART_CONCURRENCY (default 8)
 	BatchConcurrency    int    // BATCH_CONCURRENCY (default 4)
+	Rules               KeyRules
+}
+
+// Environment variables of the key rules: JSON arrays of strings, written by
+// the stack from the same includePrefixes/excludeSuffixes settings that it
+// bakes into the edge function.
+const (
+	EnvIncludePrefixes = "INCLUDE_PREFIXES"
+	EnvExcludeSuffixes = "EXCLUDE_SUFFIXES"
+)
+
+// KeyRules decide which keys are copied, exactly as the edge handler
+// decides which keys it queues: a key must start with one of
+// IncludePrefixes (when there are any) and end with none of ExcludeSuffixes.
+type KeyRules struct {
+	IncludePrefixes []string
+	ExcludeSuffixes []string
+}
+
+// Allows reports whether key is to be copied.
+func (r KeyRules) Allows(key string) bool {
+	included := len(r.IncludePrefixes) == 0 || slices.ContainsFunc(r.IncludePrefixes, func(p string) bool { return strings.HasPrefix(key, p) })
+	return included && !slices.ContainsFunc(r.ExcludeSuffixes, func(s string) bool { return strings.HasSuffix(key, s) })
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in the
@@ -55,10 +81,23 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		QueueURL:            required("QUEUE_URL"),
 		DeadLetterQueueURL:  required("DEAD_LETTER_QUEUE_URL"),
 		SourceHMACSecretARN: getenv("SOURCE_HMAC_SECRET_ARN"),
-		PartSizeMiB:         number("PART_SIZE_MIB", transfer.DefaultPartSize>>20, 5, 5120),
-		PartConcurrency:     number("PART_CONCURRENCY", transfer.DefaultPartConcurrency, 1, 256),
-		BatchConcurrency:    number("BATCH_CONCURRENCY", 4, 1, 100),
+		// At most what a stream at transfer.MinStreamRate moves in one invocation.
+		PartSizeMiB:      number("PART_SIZE_MIB", transfer.DefaultPartSize>>20, 5, int(transfer.MaxPartSizeFor(transfer.DefaultMaxPartDuration)>>20)),
+		PartConcurrency:  number("PART_CONCURRENCY", transfer.DefaultPartConcurrency, 1, 256),
+		BatchConcurrency: number("BATCH_CONCURRENCY", 4, 1, 100),
 	}
+	rules := func(name string) []string {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		var list []string
+		if err := json.Unmarshal([]byte(v), &list); err != nil || slices.Contains(list, "") {
+			errs = append(errs, fmt.Errorf("%s=%q: want a JSON array of non-empty strings", name, v))
+		}
+		return list
+	}
+	cfg.Rules = KeyRules{IncludePrefixes: rules(EnvIncludePrefixes), ExcludeSuffixes: rules(EnvExcludeSuffixes)}
 	if cfg.SourceEndpoint == "" {
 		cfg.SourceEndpoint = transfer.DefaultSourceEndpoint
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 
@@ -32,6 +33,29 @@ func TestConfigFromEnvDefaultsAndErrors(t *testing.T) {
 	for _, want := range []string{"DESTINATION_BUCKET is required", "QUEUE_URL is required", "DEAD_LETTER_QUEUE_URL is required", "PART_SIZE_MIB", "PART_CONCURRENCY"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func TestConfigFromEnvReadsKeyRulesAndBoundsThePartSize(t *testing.T) {
+	base := map[string]string{"DESTINATION_BUCKET": "dst", "SOURCE_BUCKET": "src", "QUEUE_URL": "q", "DEAD_LETTER_QUEUE_URL": "dlq",
+		EnvIncludePrefixes: `["img/","video/"]`, EnvExcludeSuffixes: `[".tmp"]`, "PART_SIZE_MIB": "560"}
+	cfg, err := ConfigFromEnv(env(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Rules.Allows("img/a.png") || cfg.Rules.Allows("img/a.tmp") || cfg.Rules.Allows("css/a.css") {
+		t.Fatalf("rules %+v", cfg.Rules)
+	}
+	if (KeyRules{}).Allows("anything") != true {
+		t.Fatal("no rules must allow every key")
+	}
+	// 561 MiB would not stream within an invocation at the minimum rate the part sizes are chosen for.
+	for name, v := range map[string]string{EnvIncludePrefixes: `img/`, EnvExcludeSuffixes: `[""]`, "PART_SIZE_MIB": "561"} {
+		bad := maps.Clone(base)
+		bad[name] = v
+		if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: error %v, want one naming it", name, v, err)
 		}
 	}
 }

@@ -41,6 +41,7 @@ type Handler struct {
 	QueueURL           string // continuations go here
 	DeadLetterQueueURL string // malformed messages go here
 	BatchConcurrency   int    // message groups copied at once (default 1)
+	Rules              KeyRules
 	Logger             *slog.Logger
 }
 
@@ -109,7 +110,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 	msg, err := transfer.ParseMessage(r.Body)
 	if err != nil {
 		start := time.Now()
-		sendErr := h.deadLetter(ctx, r, err.Error())
+		sendErr := h.deadLetter(ctx, r, groupMalformed, err.Error())
 		transfer.LogResult(ctx, h.logger(), transfer.Result{Outcome: OutcomeMalformed, Duration: time.Since(start)}, err)
 		if sendErr != nil {
 			// Never drop it: let SQS redeliver (and redrive it in the end).
@@ -119,9 +120,25 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 		return nil
 	}
 
+	if !h.Rules.Allows(msg.Key) {
+		// A hand-made message, one sent before a rule change, a backfill:
+		// the edge would not have queued it, so nothing is copied.
+		transfer.LogResult(ctx, h.logger(), transfer.Result{Key: msg.Key, Outcome: transfer.OutcomeExcluded}, nil)
+		return nil
+	}
+
 	res, err := h.Copier.Copy(ctx, msg.Key, msg.Resume)
 	if err != nil {
 		return err // logged by the engine
+	}
+	if res.Outcome == transfer.OutcomeNoProgress {
+		// Another continuation would read the same bytes again; SQS's receive
+		// count never grows for continuations, so only this ends it.
+		if err := h.deadLetter(ctx, r, groupNoProgress, res.Reason); err != nil {
+			h.logger().ErrorContext(ctx, "could not move a copy without progress to the dead-letter queue", "key", msg.Key, "error", err)
+			return err
+		}
+		return nil
 	}
 	if msg.Generation != "" && res.Generation != "" && msg.Generation != res.Generation {
 		// The edge saw one version, the copy found a newer one: S3 now holds
@@ -165,7 +182,14 @@ func (h *Handler) continuation(ctx context.Context, m transfer.Message) error {
 	return nil
 }
 
-func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, reason string) error {
+// Dead-letter message groups: one per kind of message that can never
+// succeed as it stands.
+const (
+	groupMalformed  = "malformed"
+	groupNoProgress = "no-progress"
+)
+
+func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, group, reason string) error {
 	body := r.Body
 	if len(body) > maxDeadLetterBody {
 		body = body[:maxDeadLetterBody]
@@ -175,12 +199,13 @@ func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, reason st
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
 	// Deduplicate on the message id: a redelivery of the same bad message
-	// is not filed twice. One group: malformed messages have no usable key.
-	dedup := transfer.KeyHash("malformed\x00" + r.MessageId)
+	// is not filed twice. One group per kind: a malformed message has no
+	// usable key to group by.
+	dedup := transfer.KeyHash(group + "\x00" + r.MessageId)
 	_, err = h.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:               &h.DeadLetterQueueURL,
 		MessageBody:            aws.String(string(wrapped)),
-		MessageGroupId:         aws.String("malformed"),
+		MessageGroupId:         aws.String(group),
 		MessageDeduplicationId: aws.String(dedup),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			ReasonAttribute: {DataType: aws.String("String"), StringValue: aws.String(truncate(reason, 1024))},

@@ -175,6 +175,7 @@ func TestMalformedMessagesGoToTheDeadLetterQueueWithTheirReason(t *testing.T) {
 		"m-version": {`{"v":2,"key":"a.txt"}`, "unsupported version 2"},
 		"m-long":    {messageFor(strings.Repeat("k", 1025)), "1025 bytes"},
 		"m-resume":  {`{"v":1,"key":"a","resume":{"uploadId":"","partSize":1}}`, "resume needs an uploadId"},
+		"m-dots":    {`{"v":1,"key":"x/../good.txt"}`, `".." path segment`},
 	}
 	records := []events.SQSMessage{record("ok", messageFor("good.txt"))}
 	for id, c := range cases {
@@ -233,7 +234,10 @@ func TestBatchReportsOnlyTheFailedRecords(t *testing.T) {
 	w.putSource("broken.txt", []byte("never arrives"))
 	w.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
 		if strings.Contains(r.URL.Path, "broken") {
-			return standin.Fault{Status: http.StatusForbidden} // not retryable
+			return standin.Fault{Status: http.StatusBadRequest} // not retryable
+		}
+		if strings.Contains(r.URL.Path, "forbidden") {
+			return standin.Fault{Status: http.StatusForbidden} // an answer: acknowledged
 		}
 		return standin.Fault{}
 	})
@@ -242,6 +246,7 @@ func TestBatchReportsOnlyTheFailedRecords(t *testing.T) {
 		record("2", messageFor("broken.txt")),
 		record("3", messageFor("b.bin")),
 		record("4", messageFor("missing-at-source.txt")),
+		record("5", messageFor("forbidden.txt")),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ func NewHandler(ctx context.Context, cfg Config, c Clients, logger *slog.Logger)
 		QueueURL:           cfg.QueueURL,
 		DeadLetterQueueURL: cfg.DeadLetterQueueURL,
 		BatchConcurrency:   cfg.BatchConcurrency,
+		Rules:              cfg.Rules,
 		Logger:             logger,
 	}, nil
 }
