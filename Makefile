@@ -78,8 +78,9 @@ e2e: tools ## The whole flow on stand-ins: front + edge + queue + transfer + S3
 	go test $(GO_TEST_FLAGS) -count=1 ./local/...
 
 .PHONY: lint
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt, and a build for macOS (Linux-only process code stays behind build tags)
 	go vet ./...
+	GOOS=darwin go build ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # ---- bench and demo ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/internal/supervise"
 
 	"github.com/backtoorigin/backtoorigin/bench/internal/childreport"
 )
@@ -57,9 +57,9 @@ type runningChild struct {
 	cmd       *exec.Cmd
 	stdin     io.WriteCloser
 	stdout    *bufio.Reader
-	stderr    *standin.TailBuffer
-	output    *standin.TailBuffer // stdout of non-WaitGo children (rclone's notices)
-	cpuAtGo   float64             // the child's own CPU time when it said ready
+	stderr    *supervise.TailBuffer
+	output    *supervise.TailBuffer // stdout of non-WaitGo children (rclone's notices)
+	cpuAtGo   float64               // the child's own CPU time when it said ready
 	usageFile string
 	exitedAt  time.Time
 	waitErr   error
@@ -200,7 +200,8 @@ func startChild(ctx context.Context, peakrss string, spec childSpec) (*runningCh
 	c.cmd = exec.CommandContext(ctx, peakrss, args...)
 	c.cmd.Env = spec.Env
 	c.cmd.Stderr = c.stderr
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The orchestrator reads the child's stdout to its end before it waits, so it runs Wait.
+	c.cmd.SysProcAttr = supervise.Attrs(false)
 	if spec.WaitGo {
 		stdin, err := c.cmd.StdinPipe()
 		if err != nil {
@@ -325,4 +326,4 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // newTailBuffer keeps the last output of a child for error messages.
-func newTailBuffer() *standin.TailBuffer { return &standin.TailBuffer{Limit: 64 << 10} }
+func newTailBuffer() *supervise.TailBuffer { return &supervise.TailBuffer{Limit: 64 << 10} }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/backtoorigin/backtoorigin/bench/internal/childreport"
+	"github.com/backtoorigin/backtoorigin/internal/supervise"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func main() {
 	cmd := exec.Command(flag.Arg(0), flag.Args()[1:]...)
 	// The program talks to the orchestrator directly through the inherited descriptors.
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = supervise.Attrs(false)
 	runErr := cmd.Run()
 	var exitErr *exec.ExitError
 	if runErr != nil && !errors.As(runErr, &exitErr) {

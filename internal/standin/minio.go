@@ -45,7 +45,7 @@ func startMinIO(ctx context.Context, bin, dir string) (*S3Server, error) {
 		"MINIO_ROOT_PASSWORD="+s.SecretAccessKey,
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off")
-	if s.proc, err = startProcess("minio", cmd); err != nil {
+	if s.proc, err = startProcess("minio", cmd, nil); err != nil {
 		return nil, err
 	}
 	// A listening socket is not enough: MinIO answers 503 while it formats
@@ -62,8 +62,8 @@ func startMinIO(ctx context.Context, bin, dir string) (*S3Server, error) {
 			}
 		}
 		select {
-		case <-s.proc.exited:
-			return nil, fmt.Errorf("minio exited before it was ready (%v): %s", s.proc.err, s.proc.output.String())
+		case <-s.proc.Exited():
+			return nil, fmt.Errorf("minio exited before it was ready (%v): %s", s.proc.Wait(), s.proc.output.String())
 		case <-waitCtx.Done():
 			_ = s.proc.stop()
 			return nil, fmt.Errorf("minio not ready at %s: %w: %s", s.Endpoint, waitCtx.Err(), s.proc.output.String())

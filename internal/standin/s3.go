@@ -104,7 +104,7 @@ func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert) (*S3
 	cmd.Env = append(os.Environ(),
 		"ROOT_ACCESS_KEY_ID="+s.AccessKeyID,
 		"ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)
-	s.proc, err = startProcess("versitygw", cmd)
+	s.proc, err = startProcess("versitygw", cmd, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (s *S3Server) Close() error {
 func (s *S3Server) Logs() string { return s.proc.output.String() }
 
 // Pid is the server's process id (the benchmark reads its CPU time).
-func (s *S3Server) Pid() int { return s.proc.cmd.Process.Pid }
+func (s *S3Server) Pid() int { return s.proc.Pid() }
 
 // NewS3 starts an S3 stand-in in a temporary folder for the test and stops
 // it when the test ends.

@@ -95,18 +95,18 @@ func startLocalSQS(ctx context.Context, pkg string) (*SQSServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local-aws-sqs stdin: %w", err)
 	}
-	p, err := startProcess("local-aws-sqs", cmd)
+	// It exits at the end of its standard input, which stop closes first.
+	p, err := startProcess("local-aws-sqs", cmd, stdin)
 	if err != nil {
 		return nil, err
 	}
-	p.closeOnStop = stdin
 	s := &SQSServer{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), proc: p}
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for !strings.Contains(p.output.String(), "READY") {
 		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("local-aws-sqs exited (%v): %s", p.err, p.output.String())
+		case <-p.Exited():
+			return nil, fmt.Errorf("local-aws-sqs exited (%v): %s", p.Wait(), p.output.String())
 		case <-waitCtx.Done():
 			_ = p.stop()
 			return nil, fmt.Errorf("local-aws-sqs not ready: %w: %s", waitCtx.Err(), p.output.String())

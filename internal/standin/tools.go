@@ -1,7 +1,6 @@
 package standin
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,9 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/backtoorigin/backtoorigin/internal/supervise"
 )
 
 // ModuleRoot returns the directory holding go.mod, found by walking up from
@@ -71,99 +70,36 @@ func randomSecret(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// process is a child server process with its combined output kept for error
-// messages.
+// process is a child server process, supervised, with its combined output
+// kept for error messages.
 type process struct {
-	name   string
-	cmd    *exec.Cmd
-	output *TailBuffer
-	exited chan struct{}
-	err    error // valid after exited is closed
-	// closeOnStop, when set, is closed before signalling (a child that
-	// exits on end of stdin).
-	closeOnStop io.Closer
+	*supervise.Process
+	output *supervise.TailBuffer
 }
 
-func startProcess(name string, cmd *exec.Cmd) (*process, error) {
-	p := &process{name: name, cmd: cmd, output: &TailBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout = p.output
-	cmd.Stderr = p.output
-	cmd.SysProcAttr = childAttrs()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+// stopGrace is how long a stand-in gets to exit after SIGTERM.
+const stopGrace = 5 * time.Second
+
+func startProcess(name string, cmd *exec.Cmd, closeOnStop io.Closer) (*process, error) {
+	output := &supervise.TailBuffer{}
+	cmd.Stdout = output
+	cmd.Stderr = output
+	p, err := supervise.Start(cmd, supervise.Options{Name: name, CloseOnStop: closeOnStop})
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
+	return &process{Process: p, output: output}, nil
 }
 
 // waitTCP waits until addr accepts connections, the process exits or the
 // context ends.
 func (p *process) waitTCP(ctx context.Context, addr string) error {
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited before listening on %s (%v): %s", p.name, addr, p.err, p.output.String())
-		case <-ctx.Done():
-			return fmt.Errorf("%s not listening on %s: %w: %s", p.name, addr, ctx.Err(), p.output.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return p.WaitTCP(ctx, addr, p.output)
 }
 
 // stop asks the process to terminate, then kills it if it has not exited
 // after a grace period. It always waits, so no zombie is left behind.
 func (p *process) stop() error {
-	select {
-	case <-p.exited:
-		return nil
-	default:
-	}
-	if p.closeOnStop != nil {
-		_ = p.closeOnStop.Close()
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	p.Stop(stopGrace)
 	return nil
-}
-
-// TailBuffer keeps the recent output of a process for error messages,
-// safe for concurrent writes: past Limit bytes (default 1 MiB) it drops all
-// but the last Limit/2, so a long run cannot grow it without bound.
-type TailBuffer struct {
-	Limit int
-
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *TailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	limit := b.Limit
-	if limit <= 0 {
-		limit = 1 << 20
-	}
-	if b.buf.Len() > limit {
-		b.buf.Next(b.buf.Len() - limit/2)
-	}
-	return b.buf.Write(p)
-}
-
-func (b *TailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,10 +22,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/backtoorigin/backtoorigin/internal/edgebundle"
+	"github.com/backtoorigin/backtoorigin/internal/supervise"
 )
 
 //go:embed runner.mjs
@@ -52,7 +52,7 @@ type Options struct {
 
 // Runner is a running node process hosting the handler.
 type Runner struct {
-	cmd     *exec.Cmd
+	proc    *supervise.Process
 	stdin   io.WriteCloser
 	writeMu sync.Mutex
 
@@ -61,7 +61,7 @@ type Runner struct {
 	pending map[int]chan reply
 	closed  bool
 
-	exited chan struct{}
+	exited <-chan struct{}
 	dir    string
 }
 
@@ -140,30 +140,25 @@ func launch(ctx context.Context, dir string, args, env []string, logs io.Writer,
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	cmd.ExtraFiles = []*os.File{replyWriter} // fd 3 in the child
-	// Its own process group keeps a terminal's Ctrl-C from killing it under
-	// the harness, which stops it in order; the parent-death signal kills it
-	// if the harness dies without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		replies.Close()
 		replyWriter.Close()
 		return nil, fmt.Errorf("node stdin: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	// Its own process group keeps a terminal's Ctrl-C from killing it under
+	// the harness, which stops it in order.
+	proc, err := supervise.Start(cmd, supervise.Options{Name: "node runner for " + code, OwnGroup: true})
+	if err != nil {
 		replies.Close()
 		replyWriter.Close()
-		return nil, fmt.Errorf("start node: %w", err)
+		return nil, err
 	}
 	replyWriter.Close() // the child holds its own copy
 
-	r := &Runner{cmd: cmd, stdin: stdin, pending: map[int]chan reply{}, exited: make(chan struct{}), dir: dir}
+	r := &Runner{proc: proc, stdin: stdin, pending: map[int]chan reply{}, exited: proc.Exited(), dir: dir}
 	ready := make(chan struct{})
 	go r.readReplies(replies, ready)
-	go func() {
-		_ = cmd.Wait()
-		close(r.exited)
-	}()
 	timer := time.NewTimer(15 * time.Second)
 	defer timer.Stop()
 	select {
@@ -272,7 +267,7 @@ func (r *Runner) forget(id int) {
 }
 
 // PID is the node process id, so callers can check it is gone.
-func (r *Runner) PID() int { return r.cmd.Process.Pid }
+func (r *Runner) PID() int { return r.proc.Pid() }
 
 // Close ends the node process (closing stdin asks it to exit; it is killed
 // after a grace period) and removes the staging folder.
@@ -291,10 +286,7 @@ func (r *Runner) Close() error {
 	return nil
 }
 
-func (r *Runner) kill() {
-	_ = r.cmd.Process.Kill()
-	<-r.exited
-}
+func (r *Runner) kill() { r.proc.Kill() }
 
 // FunctionARN is the ARN CloudFront reports for a replicated Lambda@Edge
 // function version; the account is AWS's documentation placeholder.

@@ -21,8 +21,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/backtoorigin/backtoorigin/internal/supervise"
 )
 
 const apiPrefix = "/2018-06-01/runtime/"
@@ -61,8 +62,8 @@ type Instance struct {
 
 	mu       sync.Mutex
 	current  *invocation
-	proc     *exec.Cmd
-	procDone chan struct{}
+	proc     *supervise.Process
+	procDone <-chan struct{}
 	initErr  string
 	reqSeq   int
 	closed   bool
@@ -130,19 +131,16 @@ func (in *Instance) startProcess() error {
 	cmd.Stdout = in.fn.Logs
 	cmd.Stderr = in.fn.Logs
 	// Its own process group keeps a terminal's Ctrl-C from killing it under
-	// the harness, which stops it in order; the parent-death signal kills it
-	// if the harness dies without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start function %s: %w", in.fn.Name, err)
+	// the harness, which stops it in order.
+	proc, err := supervise.Start(cmd, supervise.Options{Name: "function " + in.fn.Name, OwnGroup: true})
+	if err != nil {
+		return err
 	}
-	done := make(chan struct{})
 	in.mu.Lock()
-	in.proc, in.procDone, in.initErr = cmd, done, ""
+	in.proc, in.procDone, in.initErr = proc, proc.Exited(), ""
 	in.mu.Unlock()
 	go func() {
-		err := cmd.Wait()
-		close(done)
+		err := proc.Wait()
 		in.mu.Lock()
 		cur := in.current
 		in.mu.Unlock()
@@ -157,10 +155,10 @@ func (in *Instance) startProcess() error {
 func (in *Instance) PID() int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.proc == nil || in.proc.Process == nil {
+	if in.proc == nil {
 		return 0
 	}
-	return in.proc.Process.Pid
+	return in.proc.Pid()
 }
 
 // Invoke runs one invocation and returns the function's response payload.
@@ -283,13 +281,11 @@ func (in *Instance) initError(w http.ResponseWriter, r *http.Request) {
 
 func (in *Instance) kill() {
 	in.mu.Lock()
-	proc, done := in.proc, in.procDone
+	proc := in.proc
 	in.mu.Unlock()
-	if proc == nil {
-		return
+	if proc != nil {
+		proc.Kill()
 	}
-	_ = proc.Process.Kill()
-	<-done
 }
 
 // Close stops the function process (SIGTERM, then SIGKILL after the grace
@@ -297,20 +293,14 @@ func (in *Instance) kill() {
 func (in *Instance) Close() error {
 	in.mu.Lock()
 	in.closed = true
-	proc, done := in.proc, in.procDone
+	proc := in.proc
 	in.mu.Unlock()
 	if proc != nil {
-		_ = proc.Process.Signal(syscall.SIGTERM)
 		grace := in.fn.ShutdownDur
 		if grace == 0 {
 			grace = 2 * time.Second
 		}
-		select {
-		case <-done:
-		case <-time.After(grace):
-			_ = proc.Process.Kill()
-			<-done
-		}
+		proc.Stop(grace)
 	}
 	return in.srv.Close()
 }
