@@ -69,6 +69,9 @@ type Config struct {
 	// EdgeCodeDir holds the edge handler (index.mjs); TransferCodeDir the built transfer bootstrap.
 	EdgeCodeDir     string
 	TransferCodeDir string
+	// Distribution is what the owner chooses for the distribution: domain, WAF, logs, CORS,
+	// cutover.
+	Distribution DistributionConfig
 }
 
 // Context keys, documented in README.
@@ -108,10 +111,11 @@ func ConfigFromApp(app awscdk.App) (Config, error) {
 		}
 	}
 	values := map[string]string{}
-	for _, key := range []string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
+	keys := append([]string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
 		ContextTransferMaxConcurrency, ContextAlarmEmail, ContextIncludePrefixes,
 		ContextExcludeSuffixes, ContextSourceHMACSecret, ContextSourceOriginShield, ContextSourceLocation,
-		ContextEdgeVersionArn} {
+		ContextEdgeVersionArn}, distributionContextKeys...)
+	for _, key := range keys {
 		v, err := get(key)
 		if err != nil {
 			return Config{}, err
@@ -205,6 +209,9 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 		return Config{}, err
 	}
 	if cfg.ExcludeSuffixes, err = parseList(ContextExcludeSuffixes, context[ContextExcludeSuffixes]); err != nil {
+		return Config{}, err
+	}
+	if cfg.Distribution, err = parseDistribution(context); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

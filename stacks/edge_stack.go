@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -20,6 +22,9 @@ type EdgeStack struct {
 	OriginResponse *OriginResponse
 	// OriginResponseVersion publishes the version's ARN for the main stack, weakly.
 	OriginResponseVersion *WeakExport
+	// Certificate publishes the ARN of the certificate the stack issues for the custom domain;
+	// nil when there is none or the owner brought one (certificateArn).
+	Certificate *WeakExport
 }
 
 func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) (*EdgeStack, error) {
@@ -48,5 +53,30 @@ func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) 
 		RefreshToken: *originResponse.VersionLogicalID,
 		Description:  "ARN of the origin-response function's current version, read by the " + MainStackName + " stack",
 	})
-	return &EdgeStack{Stack: stack, OriginResponse: originResponse, OriginResponseVersion: version}, nil
+	edge := &EdgeStack{Stack: stack, OriginResponse: originResponse, OriginResponseVersion: version}
+	if d := props.Config.Distribution; d.CreatesCertificate() {
+		edge.Certificate = newEdgeCertificate(stack, d)
+	}
+	return edge, nil
+}
+
+// newEdgeCertificate issues a DNS-validated certificate for the custom domain here, because
+// CloudFront accepts only certificates in us-east-1, and publishes its ARN weakly: a change of
+// domain names replaces the certificate, and a strong reference would then rename the export
+// the main stack imports.
+func newEdgeCertificate(stack awscdk.Stack, d DistributionConfig) *WeakExport {
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(stack, jsii.String("HostedZone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(d.HostedZoneID),
+		ZoneName:     jsii.String(d.HostedZoneName),
+	})
+	certificate := awscertificatemanager.NewCertificate(stack, jsii.String("CustomDomainCertificate"), &awscertificatemanager.CertificateProps{
+		DomainName:              jsii.String(d.DomainNames[0]),
+		SubjectAlternativeNames: jsii.Strings(d.DomainNames[1:]...),
+		Validation:              awscertificatemanager.CertificateValidation_FromDns(zone),
+	})
+	return NewWeakExport(stack, "Certificate", &WeakExportProps{
+		Value:        certificate.CertificateArn(),
+		RefreshToken: d.CertificateRefreshToken(),
+		Description:  "ARN of the custom domain's certificate, read by the " + MainStackName + " stack",
+	})
 }

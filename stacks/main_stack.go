@@ -19,6 +19,8 @@ type MainStackProps struct {
 	// OriginResponseVersion is the edge function's version ARN, published by the edge stack in
 	// us-east-1 and read back weakly, so that a new version never renames an import.
 	OriginResponseVersion *WeakExport
+	// Certificate, when the edge stack issues one, is its ARN, carried the same way.
+	Certificate *WeakExport
 }
 
 // MainStack holds the bucket, the distribution and the transfer pipeline.
@@ -54,7 +56,7 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		ConstraintDescription: jsii.String("a GCS bucket name: 3-63 characters of a-z 0-9 - _ . starting and ending with a letter or digit"),
 	})
 
-	bucket := newMigrationBucket(stack, cfg.AutoDeleteBucket)
+	bucket := newMigrationBucket(stack, cfg.AutoDeleteBucket, cfg.Distribution.CORSAllowOrigins)
 
 	transfer := NewTransfer(stack, "Transfer", &TransferProps{
 		Bucket:           bucket,
@@ -71,7 +73,14 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	if cfg.EdgeVersionArn == "" {
 		versionArn = props.OriginResponseVersion.ImportInto(stack, "OriginResponseVersion")
 	}
+	certificateArn := cfg.Distribution.CertificateArn
+	if props.Certificate != nil {
+		certificateArn = *props.Certificate.ImportInto(stack, "Certificate")
+	}
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
+		Settings:                 cfg.Distribution,
+		CertificateArn:           certificateArn,
+		AutoDeleteLogs:           cfg.AutoDeleteBucket,
 		Bucket:                   bucket,
 		GCSBucketName:            gcsBucketName.ValueAsString(),
 		S3OriginShieldRegion:     cfg.OriginShieldRegion,
@@ -101,7 +110,11 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 
 // newMigrationBucket keeps migrated data through `cdk destroy` unless the deployment is a
 // throwaway one (context autoDeleteBucket=true).
-func newMigrationBucket(scope constructs.Construct, autoDelete bool) awss3.Bucket {
+//
+// With CORS on, S3 answers every preflight (OPTIONS) for the allowed origins itself, whether the
+// key exists or not, so a preflight never fails over and succeeds before and after the copy;
+// the distribution's response headers policy decides the CORS headers viewers get.
+func newMigrationBucket(scope constructs.Construct, autoDelete bool, corsOrigins []string) awss3.Bucket {
 	removal := awscdk.RemovalPolicy_RETAIN
 	if autoDelete {
 		removal = awscdk.RemovalPolicy_DESTROY
@@ -119,6 +132,14 @@ func newMigrationBucket(scope constructs.Construct, autoDelete bool) awss3.Bucke
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 		}},
 	})
+	if len(corsOrigins) > 0 {
+		bucket.AddCorsRule(&awss3.CorsRule{
+			AllowedOrigins: jsii.Strings(corsOrigins...),
+			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_GET, awss3.HttpMethods_HEAD},
+			AllowedHeaders: jsii.Strings("*"),
+			MaxAge:         jsii.Number(corsMaxAgeSeconds),
+		})
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-S1"),
 		Reason: jsii.String("Reads come through CloudFront and writes from the transfer function, both observable; server access logs would need a second bucket"),

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
@@ -225,7 +226,20 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteWait)
 	defer cancel()
 	dels := &deliveries{received: map[string]int{}, failed: map[string]int{}, bodies: map[string][]string{}}
+	// The front imitates the template the stack synthesizes with this
+	// context, and the same with cutover=true for the cutover cases.
+	deployed := map[string]string{"corsAllowOrigins": corsOrigin}
+	failover := synthTemplate(t, deployed)
+	deployed["cutover"] = "true"
+	cutover := synthTemplate(t, deployed)
+	// Synthesis runs in a node child process (the jsii kernel); it is done,
+	// and the process check at the end counts every child.
+	jsii.Close()
+	if !failover.FailoverToGCS || cutover.FailoverToGCS || failover.CORS == nil {
+		t.Fatalf("templates: failover %+v, cutover %+v", failover, cutover)
+	}
 	h, err := harness.Start(ctx, harness.Options{
+		Distribution: failover,
 		// As short as the engine's 20 s stop margin allows, so a failed
 		// attempt is retried within the test's time; visibility stays above
 		// the timeout, which is what the stack's 6x rule ensures.
@@ -564,12 +578,106 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("only GET and HEAD are served", func(t *testing.T) {
+	t.Run("only GET, HEAD and OPTIONS are allowed", func(t *testing.T) {
 		s := *s
 		s.t = t
 		if r := s.do("POST", "/img/a.png", nil); r.status != http.StatusMethodNotAllowed {
 			t.Errorf("POST: %d, want 405", r.status)
 		}
+	})
+
+	t.Run("a cross-origin GET gets the same CORS headers from GCS and from S3, and a preflight succeeds before and after the copy", func(t *testing.T) {
+		s := *s
+		s.t = t
+		o := object{key: "fonts/inter.woff2", content: randomBytes(t, 40_000), contentType: "font/woff2", cacheControl: "public, max-age=600"}
+		s.put(o)
+		preflight := map[string]string{"Origin": corsOrigin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"}
+		checkPreflight := func(when string) {
+			r := s.do("OPTIONS", escape(o.key), preflight)
+			if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != corsOrigin ||
+				!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "GET") || r.header.Get("Access-Control-Allow-Headers") == "" ||
+				r.header.Get("Access-Control-Max-Age") == "" {
+				t.Errorf("preflight %s: %d %v", when, r.status, corsHeaders(r.header))
+			}
+			// S3 answers a preflight from its bucket CORS rules whether the key exists or not.
+			s.mustOrigin(r, "s3", "preflight "+when)
+		}
+		checkPreflight("before the copy")
+
+		fromGCS := s.do("GET", escape(o.key), map[string]string{"Origin": corsOrigin})
+		s.mustOrigin(fromGCS, "gcs", "cross-origin GET before the copy")
+		if fromGCS.status != 200 || !bytes.Equal(fromGCS.body, o.content) || fromGCS.header.Get("Access-Control-Allow-Origin") != corsOrigin ||
+			!strings.Contains(fromGCS.header.Get("Access-Control-Expose-Headers"), "ETag") {
+			t.Errorf("cross-origin GET from GCS: %d, %d bytes, %v", fromGCS.status, len(fromGCS.body), corsHeaders(fromGCS.header))
+		}
+		s.waitLanded(o)
+		fromS3 := s.do("GET", escape(o.key), map[string]string{"Origin": corsOrigin})
+		s.mustOrigin(fromS3, "s3", "cross-origin GET after the copy")
+		if fmt.Sprint(corsHeaders(fromS3.header)) != fmt.Sprint(corsHeaders(fromGCS.header)) {
+			t.Errorf("CORS headers differ by origin:\n  GCS %v\n  S3  %v", corsHeaders(fromGCS.header), corsHeaders(fromS3.header))
+		}
+		checkPreflight("after the copy")
+
+		// An origin the policy does not list, and a same-origin request, get no CORS headers.
+		if r := s.do("GET", escape(o.key), map[string]string{"Origin": "https://evil.example.net"}); len(corsHeaders(r.header)) != 0 {
+			t.Errorf("GET from an unlisted origin: %v", corsHeaders(r.header))
+		}
+		if r := s.do("GET", escape(o.key), nil); len(corsHeaders(r.header)) != 0 {
+			t.Errorf("GET without Origin: %v", corsHeaders(r.header))
+		}
+	})
+
+	t.Run("after the cutover a key only GCS has is a 404 and GCS is not contacted; a rollback fails over again", func(t *testing.T) {
+		s := *s
+		s.t = t
+		copied := object{key: "img/a.png"} // copied by the first case
+		late := object{key: "late/only-in-gcs.txt", content: []byte("missed by the backfill\n"), contentType: "text/plain", cacheControl: "max-age=5"}
+		s.put(late)
+		if err := h.Redeploy(ctx, cutover); err != nil {
+			t.Fatal(err)
+		}
+		r := s.do("GET", escape(copied.key), nil)
+		if r.status != 200 {
+			t.Errorf("GET of a copied key after the cutover: %d", r.status)
+		}
+		s.mustOrigin(r, "s3", "copied key after the cutover")
+		r = s.do("GET", escape(late.key), nil)
+		if r.status != 404 {
+			t.Errorf("GET of a key only GCS has, after the cutover: %d, want 404", r.status)
+		}
+		s.mustOrigin(r, "s3", "missing key after the cutover")
+		r = s.do("OPTIONS", escape(late.key), map[string]string{"Origin": corsOrigin, "Access-Control-Request-Method": "GET"})
+		if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != corsOrigin {
+			t.Errorf("preflight after the cutover: %d %v", r.status, corsHeaders(r.header))
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := len(h.Tap.SendsFor(late.key)); n != 0 {
+			t.Errorf("the edge queued %s %d times after the cutover", late.key, n)
+		}
+
+		// Rollback: the same distribution fails over again. CloudFront keeps
+		// the 404 for the error-caching TTL, so viewers see GCS's copy after it.
+		if err := h.Redeploy(ctx, failover); err != nil {
+			t.Fatal(err)
+		}
+		ttl := time.Duration(failover.ErrorCachingTTL[404]) * time.Second
+		if ttl == 0 || ttl > 10*time.Second {
+			t.Fatalf("error-caching TTL for 404 = %s, want up to 10 s", ttl)
+		}
+		r = s.do("GET", escape(late.key), nil)
+		if r.status != 404 {
+			t.Errorf("GET right after the rollback: %d, want the cached 404", r.status)
+		}
+		s.mustOrigin(r, "cache", "GET right after the rollback")
+		waitFor(t, ttl+5*time.Second, "the cached 404 to expire", func() bool {
+			r = s.do("GET", escape(late.key), nil)
+			return r.status == 200
+		})
+		if !bytes.Equal(r.body, late.content) {
+			t.Errorf("GET after the rollback: %q", r.body)
+		}
+		s.mustOrigin(r, "gcs", "GET after the rollback")
+		s.waitLanded(late)
 	})
 
 	s.waitQueuesDrained()
@@ -587,7 +695,8 @@ func TestEndToEnd(t *testing.T) {
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	sort.Strings(keys)
-	want := []string{"c++/a+b.txt", "css/plain-viewer.css", "css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt", "img/a.png", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
+	want := []string{"c++/a+b.txt", "css/plain-viewer.css", "css/site.css", "data/report.json", "docs/a b+c ü 日本 100%.txt",
+		"fonts/inter.woff2", "img/a.png", "late/only-in-gcs.txt", "outage/big.bin", "video/clip.mp4", "video/intro.bin"}
 	if strings.Join(keys, "\n") != strings.Join(want, "\n") {
 		t.Errorf("keys in S3:\n  %q\nwant\n  %q", keys, want)
 	}
@@ -613,6 +722,21 @@ func TestEndToEnd(t *testing.T) {
 	for _, pid := range left {
 		t.Errorf("process %d (%s) still running after Close", pid, harness.ProcessName(pid))
 	}
+}
+
+// corsOrigin is the page origin the deployed template allows.
+const corsOrigin = "https://app.example.com"
+
+// corsHeaders are a response's Access-Control-* headers, sorted by name.
+func corsHeaders(h http.Header) []string {
+	var out []string
+	for name, values := range h {
+		if strings.HasPrefix(strings.ToLower(name), "access-control-") {
+			out = append(out, name+": "+strings.Join(values, ","))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {

@@ -22,7 +22,15 @@
 //     the viewer gets are the handler's output. A handler failure is a 502,
 //     as on CloudFront.
 //
-// It does not cache (every request reaches an origin, like a TTL of 0), does
+// Given the synthesized template (Config.Distribution, read by local/cfn),
+// it takes from it instead: whether the behavior fails over to GCS and on
+// which codes (the cutover has S3 alone), the allowed methods, whether the
+// origin-response function is associated, the viewer headers the origin
+// request policy forwards, the response headers policy's CORS headers, and
+// the error-caching TTLs: a final 4xx is remembered per path for its TTL, as
+// CloudFront caches errors. SetDistribution is a redeploy.
+//
+// Otherwise it does not cache (every request reaches an origin, like a TTL of 0), does
 // not compress or decompress (an origin's gzip reaches the viewer as gzip,
 // whatever the viewer accepts, as on CloudFront), and invokes the handler only for the origin whose response
 // is served. It adds X-Local-Origin: s3|gcs so tests and the demo can tell
@@ -39,13 +47,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/backtoorigin/backtoorigin/local/cfn"
 	"github.com/backtoorigin/backtoorigin/local/edgerun"
 )
 
@@ -88,6 +100,10 @@ type Config struct {
 	// EdgeTimeout bounds one handler invocation (the function's timeout).
 	EdgeTimeout time.Duration
 
+	// Distribution, if set, is the template's behavior to imitate (see the
+	// package comment); nil is the failover behavior with no CORS policy.
+	Distribution *cfn.Distribution
+
 	// Observe, if set, is told about every request once it is answered.
 	Observe func(Exchange)
 	Client  *http.Client
@@ -113,6 +129,36 @@ type Exchange struct {
 type Front struct {
 	cfg    Config
 	signer *v4.Signer
+	dist   atomic.Pointer[cfn.Distribution]
+
+	errorsMu sync.Mutex
+	errors   map[string]cachedError
+}
+
+// cachedError is a final 4xx CloudFront keeps for the error-caching TTL.
+type cachedError struct {
+	status  int
+	header  http.Header
+	body    []byte
+	expires time.Time
+}
+
+// builtIn is the distribution as the stack deploys it by default.
+var builtIn = &cfn.Distribution{
+	FailoverToGCS:  true,
+	FailoverCodes:  []int{http.StatusForbidden, http.StatusNotFound},
+	AllowedMethods: []string{http.MethodGet, http.MethodHead},
+	OriginResponse: true,
+}
+
+// SetDistribution switches to another template's behavior, as a deploy
+// does; errors cached under the old one stay until their TTL ends, as on
+// CloudFront.
+func (f *Front) SetDistribution(d *cfn.Distribution) {
+	if d == nil {
+		d = builtIn
+	}
+	f.dist.Store(d)
 }
 
 // New returns a front for cfg.
@@ -129,12 +175,15 @@ func New(cfg Config) *Front {
 	if cfg.S3Region == "" {
 		cfg.S3Region = "us-east-1"
 	}
-	return &Front{
+	f := &Front{
 		cfg: cfg,
 		// S3 signs the path as sent, without the second encoding other
 		// services use.
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
+		errors: map[string]cachedError{},
 	}
+	f.SetDistribution(cfg.Distribution)
+	return f
 }
 
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -154,8 +203,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex.OriginURI = uri
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	dist := f.dist.Load()
+	if !slices.Contains(dist.AllowedMethods, r.Method) {
+		w.Header().Set("Allow", strings.Join(dist.AllowedMethods, ", "))
 		ex.Status = http.StatusMethodNotAllowed
 		http.Error(w, "method not allowed", ex.Status)
 		return
@@ -172,8 +222,32 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if acceptsGzip(viewerHeader.Get("Accept-Encoding")) {
 		originHeaders.Set("Accept-Encoding", "gzip")
 	}
+	for _, name := range dist.ForwardedHeaders {
+		if v := viewerHeader.Values(name); len(v) > 0 {
+			originHeaders[http.CanonicalHeaderKey(name)] = v
+		}
+	}
+	// GET and HEAD share a cache entry; OPTIONS has its own.
+	cacheKey := uri
+	if r.Method == http.MethodOptions {
+		cacheKey = "OPTIONS " + uri
+	}
+	if cached, ok := f.cachedError(cacheKey); ok {
+		ex.Origin, ex.Status = "cache", cached.status
+		h := w.Header()
+		for name, values := range cached.header {
+			h[name] = values
+		}
+		applyCORS(h, dist.CORS, r)
+		h.Set(OriginHeader, "cache")
+		w.WriteHeader(cached.status)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(cached.body)
+		}
+		return
+	}
 
-	origin, resp, originReq, err := f.fetch(r.Context(), r.Method, uri, originHeaders, &ex)
+	origin, resp, originReq, err := f.fetch(r.Context(), dist, r.Method, uri, originHeaders, &ex)
 	if err != nil {
 		ex.OriginErr = err
 		ex.Status = http.StatusBadGateway
@@ -184,7 +258,15 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.Origin = origin
 	ex.Size = objectSize(resp)
 
-	out, err := f.edge(r.Context(), origin, uri, r, originReq, resp)
+	out := edgerun.Response{Status: strconv.Itoa(resp.StatusCode), Headers: edgerun.Headers{}}
+	for name, values := range resp.Header {
+		for _, v := range values {
+			out.Headers.Add(strings.ToLower(name), name, v)
+		}
+	}
+	if dist.OriginResponse {
+		out, err = f.edge(r.Context(), origin, uri, r, originReq, resp)
+	}
 	if err != nil {
 		ex.EdgeErr = err
 		ex.Status = http.StatusBadGateway
@@ -204,8 +286,18 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Add(v.Key, v.Value)
 		}
 	}
+	applyCORS(h, dist.CORS, r)
 	h.Set(OriginHeader, origin)
 	ex.Status = status
+	if ttl := dist.ErrorCachingTTL[status]; ttl > 0 && status >= 400 && out.Body == nil {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		f.rememberError(cacheKey, cachedError{status: status, header: h.Clone(), body: body, expires: time.Now().Add(time.Duration(ttl) * time.Second)})
+		w.WriteHeader(status)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(body)
+		}
+		return
+	}
 	if out.Body != nil {
 		body := []byte(*out.Body)
 		if out.BodyEncoding == "base64" {
@@ -280,17 +372,85 @@ func existing(m map[string]edgerun.FunctionValue, name string) []string {
 	return nil
 }
 
+func (f *Front) cachedError(key string) (cachedError, bool) {
+	f.errorsMu.Lock()
+	defer f.errorsMu.Unlock()
+	c, ok := f.errors[key]
+	if ok && time.Now().After(c.expires) {
+		delete(f.errors, key)
+		return cachedError{}, false
+	}
+	return c, ok
+}
+
+func (f *Front) rememberError(key string, c cachedError) {
+	f.errorsMu.Lock()
+	defer f.errorsMu.Unlock()
+	f.errors[key] = c
+}
+
+// applyCORS adds a response headers policy's CORS headers to a response for
+// a CORS request (one with Origin) from an allowed origin, the preflight
+// headers only to a preflight; with OriginOverride they replace the
+// origin's.
+func applyCORS(h http.Header, c *cfn.CORS, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if c == nil || origin == "" {
+		return
+	}
+	anyOrigin := slices.Contains(c.AllowOrigins, "*")
+	if !anyOrigin && !slices.Contains(c.AllowOrigins, origin) {
+		return
+	}
+	set := func(name, value string) {
+		if c.OriginOverride || h.Get(name) == "" {
+			h.Set(name, value)
+		}
+	}
+	if c.OriginOverride {
+		for name := range h {
+			if strings.HasPrefix(strings.ToLower(name), "access-control-") {
+				h.Del(name)
+			}
+		}
+	}
+	allow := origin
+	if anyOrigin {
+		allow = "*"
+	}
+	set("Access-Control-Allow-Origin", allow)
+	if c.AllowCredentials {
+		set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		set("Access-Control-Allow-Methods", strings.Join(c.AllowMethods, ", "))
+		set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ", "))
+		if c.MaxAgeSec > 0 {
+			set("Access-Control-Max-Age", strconv.Itoa(c.MaxAgeSec))
+		}
+		return
+	}
+	if len(c.ExposeHeaders) > 0 {
+		set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ", "))
+	}
+}
+
 // fetch asks S3, then GCS on failover, and returns the origin that answered.
-func (f *Front) fetch(ctx context.Context, method, uri string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
+func (f *Front) fetch(ctx context.Context, dist *cfn.Distribution, method, uri string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
 	s3req, err := f.s3Request(ctx, method, uri, hdr)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	resp, err := f.cfg.Client.Do(s3req)
 	switch {
+	case !dist.FailoverToGCS && err != nil:
+		return "", nil, nil, fmt.Errorf("S3 origin: %w", err)
+	case !dist.FailoverToGCS:
+		ex.S3Status = resp.StatusCode
+		return "s3", resp, s3req, nil
 	case err != nil:
 		ex.S3Err = err // CloudFront fails over when it cannot connect, too
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
+	case slices.Contains(dist.FailoverCodes, resp.StatusCode):
 		ex.S3Status = resp.StatusCode
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()

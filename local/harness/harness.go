@@ -29,10 +29,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/local/cfn"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
 	"github.com/backtoorigin/backtoorigin/local/edgerun"
 	"github.com/backtoorigin/backtoorigin/local/front"
@@ -79,6 +81,12 @@ type Options struct {
 	TransferEnv []string
 	// TransferBinary, if set, is used instead of building ./lambda/transfer.
 	TransferBinary string
+	// Distribution, if set, is what the front imitates, read from a
+	// synthesized template (cfn.Load): its viewer-request function's code,
+	// origins, failover, function associations, CORS policy and the
+	// bucket's CORS rules. Nil: the default behavior with the function file
+	// from lambda/viewer-request.
+	Distribution *cfn.Distribution
 
 	// Logs receives the raw output of the edge handler and the transfer
 	// function (nil: discarded).
@@ -110,6 +118,9 @@ type Harness struct {
 	Edge          *edgerun.Runner
 	ViewerRequest *edgerun.Function
 	Instances     []*lambdart.Instance
+	Front         *front.Front
+
+	viewerRequestCode string
 
 	stopConsumer context.CancelFunc
 	consumer     *consumer.Consumer
@@ -257,15 +268,31 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	}
 	h.closers = append(h.closers, h.Edge.Close)
 
-	// The viewer-request CloudFront Function, the file the stack inlines.
-	h.ViewerRequest, err = edgerun.StartFunction(ctx, edgerun.FunctionOptions{
-		File: filepath.Join(root, "lambda", "viewer-request", "index.js"),
-		Logs: opts.Logs,
-	})
-	if err != nil {
-		return h, err
+	// The viewer-request CloudFront Function: the code the template inlines,
+	// or the file the stack inlines it from.
+	functionFile := filepath.Join(root, "lambda", "viewer-request", "index.js")
+	if d := opts.Distribution; d != nil {
+		functionFile = ""
+		if d.ViewerRequestCode != "" {
+			functionFile = filepath.Join(workDir, "viewer-request.js")
+			if err := os.WriteFile(functionFile, []byte(d.ViewerRequestCode), 0o644); err != nil {
+				return h, fmt.Errorf("stage the template's viewer-request function: %w", err)
+			}
+		}
+		h.viewerRequestCode = d.ViewerRequestCode
+		if err := h.putBucketCORS(ctx, d.BucketCORS); err != nil {
+			return h, err
+		}
 	}
-	h.closers = append(h.closers, h.ViewerRequest.Close)
+	var viewerRequest front.ViewerRequest
+	if functionFile != "" {
+		h.ViewerRequest, err = edgerun.StartFunction(ctx, edgerun.FunctionOptions{File: functionFile, Logs: opts.Logs})
+		if err != nil {
+			return h, err
+		}
+		h.closers = append(h.closers, h.ViewerRequest.Close)
+		viewerRequest = h.ViewerRequest
+	}
 
 	// The transfer function, as deployed, with its clients pointed at the
 	// stand-ins through the environment variables the SDK honours.
@@ -321,7 +348,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	// is in flight when they go.
 	h.closers = append(h.closers, func() error { stop(); h.consumer.Wait(); return nil })
 
-	f := front.New(front.Config{
+	h.Front = front.New(front.Config{
 		S3Endpoint: s3Endpoint,
 		S3Bucket:   S3Bucket,
 		S3Region:   Region,
@@ -331,7 +358,8 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		GCSEndpoint:   h.GCS.URL,
 		GCSBucket:     GCSBucket,
 		GCSDomainName: GCSDomainName,
-		ViewerRequest: h.ViewerRequest,
+		ViewerRequest: viewerRequest,
+		Distribution:  opts.Distribution,
 		Edge:          h.Edge,
 		FunctionName:  EdgeFunctionName,
 		EdgeTimeout:   5 * time.Second, // the edge function's timeout in the stack
@@ -341,10 +369,47 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if h.FrontURL, err = h.serve(f, addr); err != nil {
+	if h.FrontURL, err = h.serve(h.Front, addr); err != nil {
 		return h, err
 	}
 	return h, nil
+}
+
+// Redeploy switches the front and the bucket to another synthesized
+// template, as a stack update does (a cutover, a rollback). The
+// viewer-request function is part of what the harness started, so it must
+// be the same.
+func (h *Harness) Redeploy(ctx context.Context, d *cfn.Distribution) error {
+	if d.ViewerRequestCode != h.viewerRequestCode {
+		return errors.New("redeploy: the template's viewer-request function differs from the running one; start a new harness")
+	}
+	if err := h.putBucketCORS(ctx, d.BucketCORS); err != nil {
+		return err
+	}
+	h.Front.SetDistribution(d)
+	return nil
+}
+
+// putBucketCORS gives the S3 stand-in the template's bucket CORS rules.
+func (h *Harness) putBucketCORS(ctx context.Context, rules []cfn.BucketCORSRule) error {
+	if len(rules) == 0 {
+		if _, err := h.S3Client.DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: aws.String(S3Bucket)}); err != nil {
+			return fmt.Errorf("delete bucket CORS: %w", err)
+		}
+		return nil
+	}
+	cfg := &s3types.CORSConfiguration{}
+	for _, r := range rules {
+		rule := s3types.CORSRule{AllowedOrigins: r.AllowedOrigins, AllowedMethods: r.AllowedMethods, AllowedHeaders: r.AllowedHeaders}
+		if r.MaxAge > 0 {
+			rule.MaxAgeSeconds = aws.Int32(int32(r.MaxAge))
+		}
+		cfg.CORSRules = append(cfg.CORSRules, rule)
+	}
+	if _, err := h.S3Client.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(S3Bucket), CORSConfiguration: cfg}); err != nil {
+		return fmt.Errorf("put bucket CORS: %w", err)
+	}
+	return nil
 }
 
 func (h *Harness) createQueues(ctx context.Context, visibility time.Duration) error {

@@ -1,0 +1,282 @@
+// Package cfn reads what the local front imitates from the synthesized
+// main-stack template (cdk.out/BackToOrigin.template.json or any synth's
+// output), so the end-to-end tests exercise the template itself and not a
+// copy of its settings kept in the harness.
+package cfn
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// Distribution is the default cache behavior of the template's one
+// CloudFront distribution, as far as the front imitates it.
+type Distribution struct {
+	// FailoverToGCS is true when the behavior targets an origin group whose
+	// primary is the bucket and whose secondary is a custom (GCS) origin;
+	// false when it targets the bucket alone (the cutover).
+	FailoverToGCS bool
+	// FailoverCodes are the origin group's failover status codes.
+	FailoverCodes []int
+	// ErrorCachingTTL is the error-caching minimum TTL per status code, in
+	// seconds.
+	ErrorCachingTTL map[int]int
+	// AllowedMethods are the behavior's allowed methods.
+	AllowedMethods []string
+	// ViewerRequestCode is the code of the CloudFront Function associated
+	// with viewer-request events ("" when none).
+	ViewerRequestCode string
+	// OriginResponse is true when a Lambda@Edge function is associated with
+	// origin-response events.
+	OriginResponse bool
+	// ForwardedHeaders are the viewer headers the origin request policy
+	// sends to the origin.
+	ForwardedHeaders []string
+	// CORS is the response headers policy's CORS configuration (nil: none).
+	CORS *CORS
+	// BucketCORS are the CORS rules of the bucket the distribution reads.
+	BucketCORS []BucketCORSRule
+}
+
+// CORS is a response headers policy's CorsConfig.
+type CORS struct {
+	AllowCredentials bool
+	AllowHeaders     []string
+	AllowMethods     []string
+	AllowOrigins     []string
+	ExposeHeaders    []string
+	MaxAgeSec        int
+	OriginOverride   bool
+}
+
+// BucketCORSRule is one rule of an AWS::S3::Bucket CorsConfiguration.
+type BucketCORSRule struct {
+	AllowedOrigins []string
+	AllowedMethods []string
+	AllowedHeaders []string
+	MaxAge         int
+}
+
+type resource struct {
+	Type       string          `json:"Type"`
+	Properties json.RawMessage `json:"Properties"`
+}
+
+type items[T any] struct {
+	Items []T `json:"Items"`
+}
+
+// Load reads the template at path.
+func Load(path string) (*Distribution, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	d, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Parse reads a template's JSON.
+func Parse(template []byte) (*Distribution, error) {
+	var tmpl struct {
+		Resources map[string]resource `json:"Resources"`
+	}
+	if err := json.Unmarshal(template, &tmpl); err != nil {
+		return nil, fmt.Errorf("not a template: %w", err)
+	}
+	byType := func(typ string) []string {
+		var ids []string
+		for id, r := range tmpl.Resources {
+			if r.Type == typ {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	dists := byType("AWS::CloudFront::Distribution")
+	if len(dists) != 1 {
+		return nil, fmt.Errorf("want one AWS::CloudFront::Distribution, found %d", len(dists))
+	}
+	var dist struct {
+		DistributionConfig struct {
+			Origins []struct {
+				ID             string          `json:"Id"`
+				S3OriginConfig json.RawMessage `json:"S3OriginConfig"`
+				CustomOrigin   json.RawMessage `json:"CustomOriginConfig"`
+			} `json:"Origins"`
+			OriginGroups struct {
+				Items []struct {
+					ID               string `json:"Id"`
+					FailoverCriteria struct {
+						StatusCodes items[int] `json:"StatusCodes"`
+					} `json:"FailoverCriteria"`
+					Members items[struct {
+						OriginID string `json:"OriginId"`
+					}] `json:"Members"`
+				} `json:"Items"`
+			} `json:"OriginGroups"`
+			DefaultCacheBehavior struct {
+				TargetOriginID       string   `json:"TargetOriginId"`
+				AllowedMethods       []string `json:"AllowedMethods"`
+				FunctionAssociations []struct {
+					EventType   string          `json:"EventType"`
+					FunctionARN json.RawMessage `json:"FunctionARN"`
+				} `json:"FunctionAssociations"`
+				LambdaFunctionAssociations []struct {
+					EventType string `json:"EventType"`
+				} `json:"LambdaFunctionAssociations"`
+				ResponseHeadersPolicyID json.RawMessage `json:"ResponseHeadersPolicyId"`
+				OriginRequestPolicyID   json.RawMessage `json:"OriginRequestPolicyId"`
+			} `json:"DefaultCacheBehavior"`
+			CustomErrorResponses []struct {
+				ErrorCode          int `json:"ErrorCode"`
+				ErrorCachingMinTTL int `json:"ErrorCachingMinTTL"`
+			} `json:"CustomErrorResponses"`
+		} `json:"DistributionConfig"`
+	}
+	if err := json.Unmarshal(tmpl.Resources[dists[0]].Properties, &dist); err != nil {
+		return nil, fmt.Errorf("distribution %s: %w", dists[0], err)
+	}
+	cfg := dist.DistributionConfig
+	behavior := cfg.DefaultCacheBehavior
+	out := &Distribution{AllowedMethods: behavior.AllowedMethods, ErrorCachingTTL: map[int]int{}}
+
+	isS3 := map[string]bool{}
+	for _, o := range cfg.Origins {
+		isS3[o.ID] = o.S3OriginConfig != nil
+	}
+	switch {
+	case isS3[behavior.TargetOriginID]:
+	default:
+		var found bool
+		for _, g := range cfg.OriginGroups.Items {
+			if g.ID != behavior.TargetOriginID {
+				continue
+			}
+			found = true
+			m := g.Members.Items
+			if len(m) != 2 || !isS3[m[0].OriginID] || isS3[m[1].OriginID] {
+				return nil, fmt.Errorf("origin group %s: want the bucket first and a custom origin second", g.ID)
+			}
+			out.FailoverToGCS, out.FailoverCodes = true, g.FailoverCriteria.StatusCodes.Items
+		}
+		if !found {
+			return nil, fmt.Errorf("default behavior targets %q, neither the bucket nor an origin group", behavior.TargetOriginID)
+		}
+	}
+	for _, e := range cfg.CustomErrorResponses {
+		out.ErrorCachingTTL[e.ErrorCode] = e.ErrorCachingMinTTL
+	}
+	for _, a := range behavior.LambdaFunctionAssociations {
+		out.OriginResponse = out.OriginResponse || a.EventType == "origin-response"
+	}
+	for _, a := range behavior.FunctionAssociations {
+		if a.EventType != "viewer-request" {
+			continue
+		}
+		id, err := refOf(a.FunctionARN, "Fn::GetAtt")
+		if err != nil {
+			return nil, fmt.Errorf("viewer-request function: %w", err)
+		}
+		var fn struct {
+			FunctionCode string `json:"FunctionCode"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[id].Properties, &fn); err != nil || fn.FunctionCode == "" {
+			return nil, fmt.Errorf("viewer-request function %s has no inline code (%v)", id, err)
+		}
+		out.ViewerRequestCode = fn.FunctionCode
+	}
+	if behavior.OriginRequestPolicyID != nil {
+		id, err := refOf(behavior.OriginRequestPolicyID, "Ref")
+		if err != nil {
+			return nil, fmt.Errorf("origin request policy: %w", err)
+		}
+		var p struct {
+			OriginRequestPolicyConfig struct {
+				HeadersConfig struct {
+					HeaderBehavior string   `json:"HeaderBehavior"`
+					Headers        []string `json:"Headers"`
+				} `json:"HeadersConfig"`
+			} `json:"OriginRequestPolicyConfig"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
+			return nil, fmt.Errorf("origin request policy %s: %w", id, err)
+		}
+		if h := p.OriginRequestPolicyConfig.HeadersConfig; h.HeaderBehavior == "whitelist" {
+			out.ForwardedHeaders = h.Headers
+		} else if h.HeaderBehavior != "none" {
+			return nil, fmt.Errorf("origin request policy %s: header behavior %q is not imitated", id, h.HeaderBehavior)
+		}
+	}
+	if behavior.ResponseHeadersPolicyID != nil {
+		id, err := refOf(behavior.ResponseHeadersPolicyID, "Ref")
+		if err != nil {
+			return nil, fmt.Errorf("response headers policy: %w", err)
+		}
+		var p struct {
+			ResponseHeadersPolicyConfig struct {
+				CorsConfig *struct {
+					AccessControlAllowCredentials bool          `json:"AccessControlAllowCredentials"`
+					AccessControlAllowHeaders     items[string] `json:"AccessControlAllowHeaders"`
+					AccessControlAllowMethods     items[string] `json:"AccessControlAllowMethods"`
+					AccessControlAllowOrigins     items[string] `json:"AccessControlAllowOrigins"`
+					AccessControlExposeHeaders    items[string] `json:"AccessControlExposeHeaders"`
+					AccessControlMaxAgeSec        int           `json:"AccessControlMaxAgeSec"`
+					OriginOverride                bool          `json:"OriginOverride"`
+				} `json:"CorsConfig"`
+			} `json:"ResponseHeadersPolicyConfig"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
+			return nil, fmt.Errorf("response headers policy %s: %w", id, err)
+		}
+		if c := p.ResponseHeadersPolicyConfig.CorsConfig; c != nil {
+			out.CORS = &CORS{
+				AllowCredentials: c.AccessControlAllowCredentials,
+				AllowHeaders:     c.AccessControlAllowHeaders.Items,
+				AllowMethods:     c.AccessControlAllowMethods.Items,
+				AllowOrigins:     c.AccessControlAllowOrigins.Items,
+				ExposeHeaders:    c.AccessControlExposeHeaders.Items,
+				MaxAgeSec:        c.AccessControlMaxAgeSec,
+				OriginOverride:   c.OriginOverride,
+			}
+		}
+	}
+	for _, id := range byType("AWS::S3::Bucket") {
+		var b struct {
+			CorsConfiguration struct {
+				CorsRules []BucketCORSRule `json:"CorsRules"`
+			} `json:"CorsConfiguration"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[id].Properties, &b); err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", id, err)
+		}
+		out.BucketCORS = append(out.BucketCORS, b.CorsConfiguration.CorsRules...)
+	}
+	return out, nil
+}
+
+// refOf returns the logical id in {"Ref": id} or {"Fn::GetAtt": [id, attr]}.
+func refOf(raw json.RawMessage, intrinsic string) (string, error) {
+	if intrinsic == "Ref" {
+		var ref struct {
+			Ref string `json:"Ref"`
+		}
+		if err := json.Unmarshal(raw, &ref); err != nil || ref.Ref == "" {
+			return "", fmt.Errorf("%s is not a Ref to a resource of the template", raw)
+		}
+		return ref.Ref, nil
+	}
+	var att struct {
+		GetAtt []string `json:"Fn::GetAtt"`
+	}
+	if err := json.Unmarshal(raw, &att); err != nil || len(att.GetAtt) != 2 {
+		return "", fmt.Errorf("%s is not a Fn::GetAtt of a resource of the template", raw)
+	}
+	return att.GetAtt[0], nil
+}
