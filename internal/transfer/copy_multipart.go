@@ -165,7 +165,7 @@ func (e *Engine) openUpload(ctx context.Context, key string, obj SourceObject, r
 		if err == nil {
 			return &openUpload{id: resume.UploadID, partSize: resume.PartSize, parts: parts, noProgress: resume.NoProgress}, nil
 		}
-		if !errors.As(err, new(*types.NoSuchUpload)) {
+		if !isNoSuchUpload(err) {
 			return nil, err
 		}
 		e.log.InfoContext(ctx, "suspended upload is gone", "key", key, "uploadId", resume.UploadID)
@@ -490,7 +490,7 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 	case isPreconditionFailed(err):
 		e.abort(ctx, key, uploadID) // S3 keeps the loser's upload; drop its parts
 		return OutcomeRaced, nil
-	case errors.As(err, new(*types.NoSuchUpload)):
+	case isNoSuchUpload(err):
 		// A retried complete whose first attempt succeeded finds no upload.
 		if exists, herr := e.destinationHas(ctx, key); herr == nil && exists {
 			return OutcomeRaced, nil

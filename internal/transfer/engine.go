@@ -12,6 +12,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/semaphore"
 )
@@ -369,10 +370,19 @@ func (e *Engine) abort(ctx context.Context, key, uploadID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_, err := e.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &e.bucket, Key: &key, UploadId: &uploadID})
-	var nsu *types.NoSuchUpload
-	if err != nil && !errors.As(err, &nsu) {
+	if err != nil && !isNoSuchUpload(err) {
 		e.log.WarnContext(ctx, "abort multipart upload failed; a lifecycle rule must clean it up", "key", key, "uploadId", uploadID, "error", err)
 	}
+}
+
+// isNoSuchUpload: the multipart upload does not exist (aborted, completed,
+// or expired). Only AbortMultipartUpload and a few other operations model
+// this error; ListParts and UploadPart do not (aws-sdk-go-v2 service/s3
+// v1.114.8 deserializers.go: awsRestxml_deserializeOpErrorListParts has no
+// case for it), so it is matched by its code, not its Go type.
+func isNoSuchUpload(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload"
 }
 
 func httpStatus(err error) int {

@@ -113,6 +113,32 @@ func TestResumeAfterSourceOverwriteStartsOverWithTheNewVersion(t *testing.T) {
 	e.assertNoUploads("resume/moved.bin") // the stale upload was aborted
 }
 
+// A continuation whose upload is gone (aborted by a cleanup, or by another
+// copy) starts a new upload. S3 models no errors for ListParts, so its
+// NoSuchUpload arrives as a generic API error, not *types.NoSuchUpload:
+// matching the type made every redelivery fail the same way (found by the
+// soak, seed 202).
+func TestContinuationWhoseUploadIsGoneStartsOver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	data := randomBytes(7*minPartSize+5, 53)
+	e.put(standin.GCSObject{Key: "resume/gone.bin", Content: data})
+	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
+	first := suspendMidCopy(t, e, eng, "resume/gone.bin")
+	if _, err := e.s3.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{
+		Bucket: &e.dstBucket, Key: aws.String("resume/gone.bin"), UploadId: &first.Resume.UploadID,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Copy(context.Background(), "resume/gone.bin", first.Resume)
+	if err != nil || res.Outcome != OutcomeCopied {
+		t.Fatalf("continuation of an aborted upload: outcome %q error %v, want a copy from a new upload", res.Outcome, err)
+	}
+	got, _ := e.object("resume/gone.bin")
+	assertSameBytes(t, got, data)
+	e.assertNoUploads("resume/gone.bin")
+}
+
 // A part already in the upload counts only if its size is what that part
 // must be; anything else (here: part 2 replaced by a wrong-sized body, as
 // a confused earlier writer might leave it) is uploaded again.
