@@ -38,11 +38,11 @@ func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) 
 	originResponse, err := NewOriginResponse(stack, "OriginResponse", &OriginResponseProps{
 		CodeDir: props.Config.EdgeCodeDir,
 		Settings: EdgeSettings{
-			QueueName:       props.QueueName,
-			QueueRegion:     props.QueueRegion,
-			GCSDomainName:   GCSDomainName,
-			IncludePrefixes: props.Config.IncludePrefixes,
-			ExcludeSuffixes: props.Config.ExcludeSuffixes,
+			QueueName:        props.QueueName,
+			QueueRegion:      props.QueueRegion,
+			SourceDomainName: props.Config.Source.Host,
+			IncludePrefixes:  props.Config.IncludePrefixes,
+			ExcludeSuffixes:  props.Config.ExcludeSuffixes,
 		},
 	})
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 
 // Settings are what lambda/edge/index.mjs reads from ./settings.mjs.
 type Settings struct {
-	QueueName       string   `json:"queueName"`
-	QueueRegion     string   `json:"queueRegion"`
-	GCSDomainName   string   `json:"gcsDomainName"`
-	IncludePrefixes []string `json:"includePrefixes"`
-	ExcludeSuffixes []string `json:"excludeSuffixes"`
+	QueueName        string   `json:"queueName"`
+	QueueRegion      string   `json:"queueRegion"`
+	SourceDomainName string   `json:"sourceDomainName"`
+	IncludePrefixes  []string `json:"includePrefixes"`
+	ExcludeSuffixes  []string `json:"excludeSuffixes"`
 }
 
 // Write copies index.mjs from codeDir into dir and writes settings.mjs

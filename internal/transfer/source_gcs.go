@@ -16,15 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
 // DefaultSourceEndpoint is Google Cloud Storage's XML API.
-const DefaultSourceEndpoint = "https://storage.googleapis.com"
+const DefaultSourceEndpoint = sourceendpoint.Default
 
 // Source reads objects from a GCS bucket (or any S3-compatible origin)
 // over its XML API: HEAD and ranged GET of {Endpoint}/{Bucket}/{key}.
 type Source struct {
-	Endpoint string // scheme://host[:port], no trailing slash
+	// Endpoint is scheme://host[:port]; a host starting with {bucket}. is
+	// virtual-hosted (sourceendpoint), otherwise the bucket is the first
+	// path segment.
+	Endpoint string
 	Bucket   string
 	// Credentials, when set, sign requests with SigV4 (GCS HMAC keys
 	// against GCS's S3-compatible API). Nil reads anonymously.
@@ -100,13 +105,17 @@ func (e *SourceStatusError) Is(target error) bool {
 // the URL sent and the URL signed are the same bytes, and '+', '%', spaces
 // and unicode reach the origin unambiguously.
 func (s *Source) objectURL(key, generation string) (*url.URL, error) {
-	u, err := url.Parse(s.Endpoint)
+	endpoint, err := sourceendpoint.ParseLocal(s.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("source endpoint: %w", err)
+	}
+	u, err := url.Parse(endpoint.BaseURL(s.Bucket))
 	if err != nil {
 		return nil, fmt.Errorf("parse source endpoint %q: %w", s.Endpoint, err)
 	}
-	base := strings.TrimSuffix(u.Path, "/")
-	u.Path = base + "/" + s.Bucket + "/" + key
-	u.RawPath = httpbinding.EscapePath(base+"/"+s.Bucket+"/"+key, false)
+	path := endpoint.OriginPath(s.Bucket) + "/" + key
+	u.Path = path
+	u.RawPath = httpbinding.EscapePath(path, false)
 	u.RawQuery = ""
 	if generation != "" {
 		u.RawQuery = "generation=" + url.QueryEscape(generation)
