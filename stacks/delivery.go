@@ -53,6 +53,8 @@ type DeliveryProps struct {
 	S3OriginShieldRegion     string
 	SourceOriginShieldRegion string
 	OriginResponse           awslambda.IVersion
+	// OriginRequest, when set, signs the requests to a private source.
+	OriginRequest awslambda.IVersion
 }
 
 // Delivery is the CloudFront distribution: S3 first, GCS when S3 does not have the object yet.
@@ -121,6 +123,15 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 			EventType:       awscloudfront.LambdaEdgeEventType_ORIGIN_RESPONSE,
 			FunctionVersion: props.OriginResponse,
 		}},
+	}
+	if props.OriginRequest != nil {
+		// On the default behavior it runs for both origins of the group; it signs only the
+		// source's request (the S3 one carries OAC's signature).
+		edgeLambdas := append(*behavior.EdgeLambdas, &awscloudfront.EdgeLambda{
+			EventType:       awscloudfront.LambdaEdgeEventType_ORIGIN_REQUEST,
+			FunctionVersion: props.OriginRequest,
+		})
+		behavior.EdgeLambdas = &edgeLambdas
 	}
 	comment := "Back-to-origin: S3 first, GCS on a miss"
 	if settings.Cutover {

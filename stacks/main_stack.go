@@ -21,6 +21,9 @@ type MainStackProps struct {
 	// OriginResponseVersion is the edge function's version ARN, published by the edge stack in
 	// us-east-1 and read back weakly, so that a new version never renames an import.
 	OriginResponseVersion *WeakExport
+	// OriginRequestVersion is the signing function's version, carried the same way; nil when
+	// the source is read anonymously.
+	OriginRequestVersion *WeakExport
 	// Certificate, when the edge stack issues one, is its ARN, carried the same way.
 	Certificate *WeakExport
 }
@@ -81,7 +84,13 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	if props.Certificate != nil {
 		certificateArn = *props.Certificate.ImportInto(stack, "Certificate")
 	}
+	var originRequest awslambda.IVersion
+	if props.OriginRequestVersion != nil {
+		originRequest = awslambda.Version_FromVersionArn(stack, jsii.String("OriginRequest"),
+			props.OriginRequestVersion.ImportInto(stack, "OriginRequestVersion"))
+	}
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
+		OriginRequest:            originRequest,
 		Settings:                 cfg.Distribution,
 		CertificateArn:           certificateArn,
 		AutoDeleteLogs:           cfg.AutoDeleteBucket,
