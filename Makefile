@@ -69,7 +69,7 @@ test-go: tools build
 	go test $(GO_TEST_FLAGS) -count=1 $$(go list ./... | grep -v /local/)
 
 .PHONY: test-edge
-test-edge: lambda/edge/node_modules
+test-edge: lambda/edge/node_modules $(TOOLS)/bin/versitygw
 	npm test --prefix lambda/edge
 	node --test lambda/viewer-request/test/*.test.mjs
 

@@ -27,6 +27,7 @@ func NewApp(app awscdk.App, cfg Config) (*App, error) {
 	main := NewMainStack(app, MainStackName, &MainStackProps{
 		Config:                cfg,
 		OriginResponseVersion: edge.OriginResponseVersion,
+		OriginRequestVersion:  edge.OriginRequestVersion,
 		Certificate:           edge.Certificate,
 	})
 	main.AddDependency(edge.Stack, jsii.String("the distribution uses the edge function's newest version"))

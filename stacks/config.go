@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
 // Names fixed by the product: users pass `--parameters BackToOrigin:gcsBucketName=NAME`, so the
@@ -20,8 +22,6 @@ const (
 	EdgeStackName = "BackToOriginEdge"
 	// EdgeRegion is where Lambda@Edge functions must live.
 	EdgeRegion = "us-east-1"
-	// GCSDomainName is the secondary origin; the edge handler recognises GCS responses by it.
-	GCSDomainName = "storage.googleapis.com"
 )
 
 // nearestOriginShield maps regions without Origin Shield to the Origin Shield region AWS
@@ -63,9 +63,17 @@ type Config struct {
 	AlarmEmail             string
 	IncludePrefixes        []string
 	ExcludeSuffixes        []string
+	// Source is where the bucket being migrated is read from (sourceEndpoint): the
+	// distribution's secondary origin, the origin the edge functions recognise, and the
+	// transfer function's endpoint.
+	Source sourceendpoint.Endpoint
+	// SourceRegion is the SigV4 region of signed source reads: "auto" for GCS.
+	SourceRegion string
 	// SourceHMACSecret names (or is the ARN of) a Secrets Manager secret holding a GCS HMAC key
 	// pair; empty means the GCS bucket is public and read anonymously.
 	SourceHMACSecret string
+	// SourceHMACSecretRegion is the secret's home region, where every reader reads it.
+	SourceHMACSecretRegion string
 	// EdgeCodeDir holds the edge handler (index.mjs); TransferCodeDir the built transfer bootstrap.
 	EdgeCodeDir     string
 	TransferCodeDir string
@@ -87,6 +95,8 @@ const (
 	ContextSourceOriginShield     = "sourceOriginShieldRegion"
 	ContextSourceLocation         = "sourceLocation"
 	ContextEdgeVersionArn         = "edgeVersionArn"
+	ContextSourceEndpoint         = "sourceEndpoint"
+	ContextSourceRegion           = "sourceRegion"
 )
 
 // ConfigFromApp reads the context of app and the CDK_DEFAULT_* variables the CLI sets.
@@ -114,7 +124,7 @@ func ConfigFromApp(app awscdk.App) (Config, error) {
 	keys := append([]string{ContextRegion, ContextOriginShieldRegion, ContextAutoDeleteBucket,
 		ContextTransferMaxConcurrency, ContextAlarmEmail, ContextIncludePrefixes,
 		ContextExcludeSuffixes, ContextSourceHMACSecret, ContextSourceOriginShield, ContextSourceLocation,
-		ContextEdgeVersionArn}, distributionContextKeys...)
+		ContextEdgeVersionArn, ContextSourceEndpoint, ContextSourceRegion}, distributionContextKeys...)
 	for _, key := range keys {
 		v, err := get(key)
 		if err != nil {
@@ -130,7 +140,27 @@ var (
 	emailPattern  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	// A numbered version of a function in us-east-1, as Lambda@Edge requires.
 	edgeVersionArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:us-east-1:\d{12}:function:[A-Za-z0-9_.-]+:\d+$`)
+	// SigV4 regions of S3-compatible stores: AWS's and others' (Backblaze us-west-004, Wasabi).
+	sourceRegionPattern = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+	secretArnPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:([a-z]{2}(-[a-z]+)+-\d):\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	secretNamePattern   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 )
+
+// secretRegion is where the HMAC secret lives: the region of its ARN, or the main stack's
+// region for a name (the transfer function reads it there).
+func secretRegion(nameOrArn, stackRegion string) (string, error) {
+	if strings.HasPrefix(nameOrArn, "arn:") {
+		m := secretArnPattern.FindStringSubmatch(nameOrArn)
+		if m == nil {
+			return "", fmt.Errorf("context %q: %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)", ContextSourceHMACSecret, nameOrArn)
+		}
+		return m[1], nil
+	}
+	if !secretNamePattern.MatchString(nameOrArn) {
+		return "", fmt.Errorf("context %q: %q is not a secret name (letters, digits and /_+=.@-)", ContextSourceHMACSecret, nameOrArn)
+	}
+	return stackRegion, nil
+}
 
 // ParseConfig validates context values (as strings) and fills defaults. Every error names the
 // context key and the accepted values.
@@ -176,6 +206,28 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 		return Config{}, err
 	}
 
+	endpoint := context[ContextSourceEndpoint]
+	if endpoint == "" {
+		endpoint = sourceendpoint.Default
+	}
+	source, err := sourceendpoint.Parse(endpoint)
+	if err != nil {
+		return Config{}, fmt.Errorf("context %q: %w", ContextSourceEndpoint, err)
+	}
+	cfg.Source = source
+	cfg.SourceRegion = context[ContextSourceRegion]
+	if cfg.SourceRegion == "" {
+		cfg.SourceRegion = sourceendpoint.DefaultRegion
+	}
+	if cfg.SourceRegion != sourceendpoint.DefaultRegion && !sourceRegionPattern.MatchString(cfg.SourceRegion) {
+		return Config{}, fmt.Errorf("context %q: %q is neither %q (GCS) nor a region name like us-east-1 or eu-central-003", ContextSourceRegion, cfg.SourceRegion, sourceendpoint.DefaultRegion)
+	}
+	if cfg.SourceHMACSecret != "" {
+		if cfg.SourceHMACSecretRegion, err = secretRegion(cfg.SourceHMACSecret, cfg.Region); err != nil {
+			return Config{}, err
+		}
+	}
+
 	if v := context[ContextEdgeVersionArn]; v != "" {
 		if !edgeVersionArnPattern.MatchString(v) {
 			return Config{}, fmt.Errorf("context %q: %q is not the ARN of a numbered Lambda version in us-east-1 (arn:aws:lambda:us-east-1:ACCOUNT:function:NAME:VERSION)", ContextEdgeVersionArn, v)
@@ -204,7 +256,6 @@ func ParseConfig(context map[string]string, defaultAccount, defaultRegion string
 		return Config{}, fmt.Errorf("context %q: %q is not an email address", ContextAlarmEmail, cfg.AlarmEmail)
 	}
 
-	var err error
 	if cfg.IncludePrefixes, err = parseList(ContextIncludePrefixes, context[ContextIncludePrefixes]); err != nil {
 		return Config{}, err
 	}

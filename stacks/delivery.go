@@ -15,6 +15,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
+
 	viewerrequest "github.com/backtoorigin/backtoorigin/lambda/viewer-request"
 )
 
@@ -40,7 +42,10 @@ type DeliveryProps struct {
 	// AutoDeleteLogs deletes the log bucket with the stack, like the data bucket.
 	AutoDeleteLogs bool
 
-	Bucket        awss3.IBucket
+	Bucket awss3.IBucket
+	// Source is the endpoint of the bucket being migrated; GCSBucketName its bucket (a
+	// parameter of the stack).
+	Source        sourceendpoint.Endpoint
 	GCSBucketName *string
 	// S3OriginShieldRegion is near the bucket (the stack's region); SourceOriginShieldRegion is
 	// near the source. AWS: "Specify the AWS Region that has the lowest latency to your origin"
@@ -48,6 +53,8 @@ type DeliveryProps struct {
 	S3OriginShieldRegion     string
 	SourceOriginShieldRegion string
 	OriginResponse           awslambda.IVersion
+	// OriginRequest, when set, signs the requests to a private source.
+	OriginRequest awslambda.IVersion
 }
 
 // Delivery is the CloudFront distribution: S3 first, GCS when S3 does not have the object yet.
@@ -67,12 +74,7 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 		OriginAccessLevels: &[]awscloudfront.AccessLevel{awscloudfront.AccessLevel_READ, awscloudfront.AccessLevel_LIST},
 		OriginShieldRegion: jsii.String(props.S3OriginShieldRegion),
 	})
-	gcsOrigin := awscloudfrontorigins.NewHttpOrigin(jsii.String(GCSDomainName), &awscloudfrontorigins.HttpOriginProps{
-		OriginPath:         awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("/"), props.GCSBucketName}),
-		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
-		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
-		OriginShieldRegion: jsii.String(props.SourceOriginShieldRegion),
-	})
+	gcsOrigin := newSourceOrigin(props.Source, props.GCSBucketName, props.SourceOriginShieldRegion)
 	origins := awscloudfrontorigins.NewOriginGroup(&awscloudfrontorigins.OriginGroupProps{
 		PrimaryOrigin:       s3Origin,
 		FallbackOrigin:      gcsOrigin,
@@ -121,6 +123,15 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 			EventType:       awscloudfront.LambdaEdgeEventType_ORIGIN_RESPONSE,
 			FunctionVersion: props.OriginResponse,
 		}},
+	}
+	if props.OriginRequest != nil {
+		// On the default behavior it runs for both origins of the group; it signs only the
+		// source's request (the S3 one carries OAC's signature).
+		edgeLambdas := append(*behavior.EdgeLambdas, &awscloudfront.EdgeLambda{
+			EventType:       awscloudfront.LambdaEdgeEventType_ORIGIN_REQUEST,
+			FunctionVersion: props.OriginRequest,
+		})
+		behavior.EdgeLambdas = &edgeLambdas
 	}
 	comment := "Back-to-origin: S3 first, GCS on a miss"
 	if settings.Cutover {
@@ -196,6 +207,27 @@ func NewDelivery(scope constructs.Construct, id string, props *DeliveryProps) *D
 		newAliasRecords(this, distribution, settings)
 	}
 	return &Delivery{Construct: this, Distribution: distribution, LogBucket: logBucket}
+}
+
+// newSourceOrigin is the secondary origin: the source endpoint's host with the bucket as the
+// origin path (path-style, GCS's default), or the bucket in the host name (virtual-hosted). The
+// bucket is a stack parameter, so the name is joined in by CloudFormation.
+func newSourceOrigin(source sourceendpoint.Endpoint, bucket *string, shieldRegion string) awscloudfront.IOrigin {
+	props := &awscloudfrontorigins.HttpOriginProps{
+		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
+		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
+		OriginShieldRegion: jsii.String(shieldRegion),
+	}
+	if source.Port != 0 {
+		props.HttpsPort = jsii.Number(float64(source.Port))
+	}
+	domain := jsii.String(source.Host)
+	if source.VirtualHosted() {
+		domain = awscdk.Fn_Join(jsii.String(""), &[]*string{bucket, jsii.String(strings.TrimPrefix(source.Host, sourceendpoint.BucketPlaceholder))})
+	} else {
+		props.OriginPath = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("/"), bucket})
+	}
+	return awscloudfrontorigins.NewHttpOrigin(domain, props)
 }
 
 var tlsPolicies = map[string]awscloudfront.SecurityPolicyProtocol{

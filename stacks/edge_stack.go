@@ -22,6 +22,9 @@ type EdgeStack struct {
 	OriginResponse *OriginResponse
 	// OriginResponseVersion publishes the version's ARN for the main stack, weakly.
 	OriginResponseVersion *WeakExport
+	// OriginRequest signs requests to a private source; nil without sourceHmacSecret.
+	OriginRequest        *OriginRequest
+	OriginRequestVersion *WeakExport
 	// Certificate publishes the ARN of the certificate the stack issues for the custom domain;
 	// nil when there is none or the owner brought one (certificateArn).
 	Certificate *WeakExport
@@ -38,11 +41,11 @@ func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) 
 	originResponse, err := NewOriginResponse(stack, "OriginResponse", &OriginResponseProps{
 		CodeDir: props.Config.EdgeCodeDir,
 		Settings: EdgeSettings{
-			QueueName:       props.QueueName,
-			QueueRegion:     props.QueueRegion,
-			GCSDomainName:   GCSDomainName,
-			IncludePrefixes: props.Config.IncludePrefixes,
-			ExcludeSuffixes: props.Config.ExcludeSuffixes,
+			QueueName:        props.QueueName,
+			QueueRegion:      props.QueueRegion,
+			SourceDomainName: props.Config.Source.Host,
+			IncludePrefixes:  props.Config.IncludePrefixes,
+			ExcludeSuffixes:  props.Config.ExcludeSuffixes,
 		},
 	})
 	if err != nil {
@@ -54,6 +57,26 @@ func NewEdgeStack(scope constructs.Construct, id string, props *EdgeStackProps) 
 		Description:  "ARN of the origin-response function's current version, read by the " + MainStackName + " stack",
 	})
 	edge := &EdgeStack{Stack: stack, OriginResponse: originResponse, OriginResponseVersion: version}
+	if cfg := props.Config; cfg.SourceHMACSecret != "" && !cfg.Distribution.Cutover {
+		signer, err := NewOriginRequest(stack, "OriginRequest", &OriginRequestProps{
+			CodeDir: cfg.EdgeCodeDir,
+			Settings: SigningSettings{
+				SourceDomainName: cfg.Source.Host,
+				SourceRegion:     cfg.SourceRegion,
+				SecretID:         cfg.SourceHMACSecret,
+				SecretRegion:     cfg.SourceHMACSecretRegion,
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		edge.OriginRequest = signer
+		edge.OriginRequestVersion = NewWeakExport(stack, "OriginRequestVersion", &WeakExportProps{
+			Value:        signer.Version.FunctionArn(),
+			RefreshToken: *signer.VersionLogicalID,
+			Description:  "ARN of the origin-request function's current version, read by the " + MainStackName + " stack",
+		})
+	}
 	if d := props.Config.Distribution; d.CreatesCertificate() {
 		edge.Certificate = newEdgeCertificate(stack, d)
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
 // GCSBucketNamePattern accepts GCS bucket names: 3-63 characters of a-z 0-9 - _ . that start
@@ -19,6 +21,9 @@ type MainStackProps struct {
 	// OriginResponseVersion is the edge function's version ARN, published by the edge stack in
 	// us-east-1 and read back weakly, so that a new version never renames an import.
 	OriginResponseVersion *WeakExport
+	// OriginRequestVersion is the signing function's version, carried the same way; nil when
+	// the source is read anonymously.
+	OriginRequestVersion *WeakExport
 	// Certificate, when the edge stack issues one, is its ARN, carried the same way.
 	Certificate *WeakExport
 }
@@ -66,6 +71,8 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		MaxConcurrency:   cfg.TransferMaxConcurrency,
 		AlarmEmail:       cfg.AlarmEmail,
 		SourceHMACSecret: cfg.SourceHMACSecret,
+		SourceEndpoint:   cfg.Source.Raw,
+		SourceRegion:     cfg.SourceRegion,
 		IncludePrefixes:  cfg.IncludePrefixes,
 		ExcludeSuffixes:  cfg.ExcludeSuffixes,
 	})
@@ -77,11 +84,18 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	if props.Certificate != nil {
 		certificateArn = *props.Certificate.ImportInto(stack, "Certificate")
 	}
+	var originRequest awslambda.IVersion
+	if props.OriginRequestVersion != nil {
+		originRequest = awslambda.Version_FromVersionArn(stack, jsii.String("OriginRequest"),
+			props.OriginRequestVersion.ImportInto(stack, "OriginRequestVersion"))
+	}
 	delivery := NewDelivery(stack, "Delivery", &DeliveryProps{
+		OriginRequest:            originRequest,
 		Settings:                 cfg.Distribution,
 		CertificateArn:           certificateArn,
 		AutoDeleteLogs:           cfg.AutoDeleteBucket,
 		Bucket:                   bucket,
+		Source:                   cfg.Source,
 		GCSBucketName:            gcsBucketName.ValueAsString(),
 		S3OriginShieldRegion:     cfg.OriginShieldRegion,
 		SourceOriginShieldRegion: cfg.SourceOriginShieldRegion,
@@ -96,6 +110,10 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	output("BucketName", *bucket.BucketName(), "S3 bucket that receives the migrated objects")
 	output("TransferQueueUrl", *transfer.Queue.QueueUrl(), "FIFO queue of keys waiting to be copied")
 	output("DeadLetterQueueUrl", *transfer.DeadLetterQueue.QueueUrl(), "Keys that could not be copied, with the reason")
+	// For the backtoorigin command: where the source bucket is read from ({bucket} in the host:
+	// virtual-hosted) and the SigV4 region of signed reads.
+	output("SourceEndpoint", cfg.Source.Raw, "Endpoint of the source bucket ("+sourceendpoint.BucketPlaceholder+" in the host: virtual-hosted; else path-style /BUCKET/KEY)")
+	output("SourceRegion", cfg.SourceRegion, "SigV4 region of signed source reads (auto for GCS)")
 
 	// CDK's own helper functions (the weak import's SDK call, bucket auto-delete) use managed
 	// policies and runtimes chosen by CDK.

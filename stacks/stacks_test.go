@@ -632,7 +632,7 @@ func TestEdgeBundleHasBakedSettingsAndNoSecrets(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("settings.mjs is not `export default <json>`: %v\n%s", err, settings)
 	}
-	want := stacks.EdgeSettings{QueueName: "BackToOrigin-transfer.fifo", QueueRegion: "eu-west-1", GCSDomainName: "storage.googleapis.com",
+	want := stacks.EdgeSettings{QueueName: "BackToOrigin-transfer.fifo", QueueRegion: "eu-west-1", SourceDomainName: "storage.googleapis.com",
 		IncludePrefixes: []string{"img/", "video/"}, ExcludeSuffixes: []string{".tmp"}}
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)

@@ -51,6 +51,9 @@ type TransferProps struct {
 	MaxConcurrency   int
 	AlarmEmail       string
 	SourceHMACSecret string
+	// SourceEndpoint and SourceRegion say where and how the source bucket is read.
+	SourceEndpoint string
+	SourceRegion   string
 	// IncludePrefixes and ExcludeSuffixes are the key rules the edge applies; the function
 	// applies them too, to messages the edge did not write.
 	IncludePrefixes []string
@@ -106,7 +109,8 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 	environment := map[string]*string{
 		"DESTINATION_BUCKET":    props.Bucket.BucketName(),
 		"SOURCE_BUCKET":         props.SourceBucketName,
-		"SOURCE_ENDPOINT":       jsii.String("https://" + GCSDomainName),
+		"SOURCE_ENDPOINT":       jsii.String(props.SourceEndpoint),
+		"SOURCE_REGION":         jsii.String(props.SourceRegion),
 		"QUEUE_URL":             queue.QueueUrl(),
 		"DEAD_LETTER_QUEUE_URL": dlq.QueueUrl(),
 		"PART_SIZE_MIB":         jsii.String(strconv.Itoa(transferPartSizeMiB)),

@@ -14,7 +14,7 @@ func TestWriteStagesHandlerAndSettingsModule(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(code, "index.mjs"), []byte(handler), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{QueueName: "q.fifo", QueueRegion: "eu-west-1", GCSDomainName: "storage.googleapis.com", ExcludeSuffixes: []string{".tmp"}}
+	want := Settings{QueueName: "q.fifo", QueueRegion: "eu-west-1", SourceDomainName: "storage.googleapis.com", ExcludeSuffixes: []string{".tmp"}}
 	if err := Write(dir, code, want, "a test"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,15 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
 // DefaultSourceEndpoint is Google Cloud Storage's XML API.
-const DefaultSourceEndpoint = "https://storage.googleapis.com"
+const DefaultSourceEndpoint = sourceendpoint.Default
 
 // Source reads objects from a GCS bucket (or any S3-compatible origin)
 // over its XML API: HEAD and ranged GET of {Endpoint}/{Bucket}/{key}.
 type Source struct {
-	Endpoint string // scheme://host[:port], no trailing slash
+	// Endpoint is scheme://host[:port]; a host starting with {bucket}. is
+	// virtual-hosted (sourceendpoint), otherwise the bucket is the first
+	// path segment.
+	Endpoint string
 	Bucket   string
 	// Credentials, when set, sign requests with SigV4 (GCS HMAC keys
 	// against GCS's S3-compatible API). Nil reads anonymously.
@@ -100,13 +105,17 @@ func (e *SourceStatusError) Is(target error) bool {
 // the URL sent and the URL signed are the same bytes, and '+', '%', spaces
 // and unicode reach the origin unambiguously.
 func (s *Source) objectURL(key, generation string) (*url.URL, error) {
-	u, err := url.Parse(s.Endpoint)
+	endpoint, err := sourceendpoint.ParseLocal(s.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("source endpoint: %w", err)
+	}
+	u, err := url.Parse(endpoint.BaseURL(s.Bucket))
 	if err != nil {
 		return nil, fmt.Errorf("parse source endpoint %q: %w", s.Endpoint, err)
 	}
-	base := strings.TrimSuffix(u.Path, "/")
-	u.Path = base + "/" + s.Bucket + "/" + key
-	u.RawPath = httpbinding.EscapePath(base+"/"+s.Bucket+"/"+key, false)
+	path := endpoint.OriginPath(s.Bucket) + "/" + key
+	u.Path = path
+	u.RawPath = httpbinding.EscapePath(path, false)
 	u.RawQuery = ""
 	if generation != "" {
 		u.RawQuery = "generation=" + url.QueryEscape(generation)
@@ -116,11 +125,40 @@ func (s *Source) objectURL(key, generation string) (*url.URL, error) {
 
 var signer = v4.NewSigner()
 
+// CredentialsRefresher is a credentials provider that can read its key
+// again (the transfer function's, from Secrets Manager). On a 403 the source
+// re-reads once before calling the object forbidden, so a rotated HMAC key
+// is picked up without a new container. Refresh reports whether the key
+// changed; it may decline to read again so soon after the last read.
+type CredentialsRefresher interface {
+	aws.CredentialsProvider
+	Refresh(ctx context.Context) (changed bool, err error)
+}
+
 // do sends one request. Accept-Encoding: gzip asks for the stored bytes
 // (no decompressive transcoding); it is added after signing because
 // Google's front end rewrites that header, which would break a signature
 // covering it.
 func (s *Source) do(ctx context.Context, method, key, generation string, header http.Header) (*http.Response, error) {
+	resp, err := s.send(ctx, method, key, generation, header)
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		return resp, err
+	}
+	refresher, ok := s.Credentials.(CredentialsRefresher)
+	if !ok {
+		return resp, nil
+	}
+	changed, rerr := refresher.Refresh(ctx)
+	if rerr != nil || !changed {
+		return resp, nil // the 403 stands; a failed re-read is the caller's forbidden, not a new error
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	return s.send(ctx, method, key, generation, header)
+}
+
+// send builds, signs and sends one request.
+func (s *Source) send(ctx context.Context, method, key, generation string, header http.Header) (*http.Response, error) {
 	u, err := s.objectURL(key, generation)
 	if err != nil {
 		return nil, err
@@ -144,7 +182,14 @@ func (s *Source) do(ctx context.Context, method, key, generation string, header 
 		if region == "" {
 			region = "auto"
 		}
-		if err := signer.SignHTTP(ctx, creds, req, unsigned, "s3", region, time.Now(), func(o *v4.SignerOptions) {
+		sign := signer
+		if _, refreshable := s.Credentials.(CredentialsRefresher); refreshable {
+			// The SDK's signer caches derived keys by access key id, not by secret: a key
+			// rotated under the same id would keep signing with the old secret until midnight.
+			// A fresh signer derives per request (four HMACs, nothing next to the request).
+			sign = v4.NewSigner()
+		}
+		if err := sign.SignHTTP(ctx, creds, req, unsigned, "s3", region, time.Now(), func(o *v4.SignerOptions) {
 			o.DisableURIPathEscaping = true // the path is escaped once, by objectURL, as S3 expects
 		}); err != nil {
 			return nil, fmt.Errorf("sign %s %q: %w", method, key, err)

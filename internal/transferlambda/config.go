@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
@@ -19,7 +20,8 @@ import (
 type Config struct {
 	DestinationBucket   string // DESTINATION_BUCKET (required)
 	SourceBucket        string // SOURCE_BUCKET (required): the GCS bucket
-	SourceEndpoint      string // SOURCE_ENDPOINT (default https://storage.googleapis.com)
+	SourceEndpoint      string // SOURCE_ENDPOINT (default https://storage.googleapis.com; {bucket}. in the host: virtual-hosted)
+	SourceRegion        string // SOURCE_REGION (default auto): SigV4 region of signed reads
 	QueueURL            string // QUEUE_URL (required): for continuation messages
 	DeadLetterQueueURL  string // DEAD_LETTER_QUEUE_URL (required): for malformed messages
 	SourceHMACSecretARN string // SOURCE_HMAC_SECRET_ARN (optional): private buckets
@@ -78,6 +80,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DestinationBucket:   required("DESTINATION_BUCKET"),
 		SourceBucket:        required("SOURCE_BUCKET"),
 		SourceEndpoint:      getenv("SOURCE_ENDPOINT"),
+		SourceRegion:        getenv("SOURCE_REGION"),
 		QueueURL:            required("QUEUE_URL"),
 		DeadLetterQueueURL:  required("DEAD_LETTER_QUEUE_URL"),
 		SourceHMACSecretARN: getenv("SOURCE_HMAC_SECRET_ARN"),
@@ -100,6 +103,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.Rules = KeyRules{IncludePrefixes: rules(EnvIncludePrefixes), ExcludeSuffixes: rules(EnvExcludeSuffixes)}
 	if cfg.SourceEndpoint == "" {
 		cfg.SourceEndpoint = transfer.DefaultSourceEndpoint
+	}
+	if _, err := sourceendpoint.ParseLocal(cfg.SourceEndpoint); err != nil {
+		errs = append(errs, fmt.Errorf("SOURCE_ENDPOINT: %w", err))
+	}
+	if cfg.SourceRegion == "" {
+		cfg.SourceRegion = sourceendpoint.DefaultRegion
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("transfer function configuration: %w", err)

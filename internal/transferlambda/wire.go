@@ -21,6 +21,7 @@ func NewHandler(ctx context.Context, cfg Config, c Clients, logger *slog.Logger)
 	source := &transfer.Source{
 		Endpoint: cfg.SourceEndpoint,
 		Bucket:   cfg.SourceBucket,
+		Region:   cfg.SourceRegion,
 		HTTP:     transfer.NewSourceHTTPClient(),
 	}
 	if cfg.SourceHMACSecretARN != "" {

@@ -23,7 +23,7 @@ const REMEMBER_MS = 60_000;
 
 /**
  * Builds an origin-response handler.
- * settings: {queueName, queueRegion, gcsDomainName, includePrefixes, excludeSuffixes}
+ * settings: {queueName, queueRegion, sourceDomainName, includePrefixes, excludeSuffixes}
  *   (throws TypeError when invalid).
  * deps (all optional): sqsClient (anything with send(command, {abortSignal})),
  *   sqsClientConfig (merged into the bounded default client's config), queueUrl,
@@ -107,7 +107,7 @@ export function createHandler(settings, deps = {}) {
     const cf = event?.Records?.[0]?.cf;
     const response = cf?.response;
     // The hit path: one property comparison, nothing else.
-    if (cf?.request?.origin?.custom?.domainName !== config.gcsDomainName || !response) return response;
+    if (!config.isSource(cf?.request?.origin?.custom?.domainName) || !response) return response;
     try {
       await enqueue(cf, context);
     } catch (err) {
@@ -232,7 +232,9 @@ function validateSettings(s) {
   if (typeof s?.queueRegion !== "string" || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(s.queueRegion)) {
     problems.push(`queueRegion ${JSON.stringify(s?.queueRegion)} is not a region`);
   }
-  if (typeof s?.gcsDomainName !== "string" || s.gcsDomainName === "") problems.push("gcsDomainName must be a host name");
+  if (typeof s?.sourceDomainName !== "string" || !/^(\{bucket\}\.)?[a-z0-9.-]+$/.test(s.sourceDomainName)) {
+    problems.push("sourceDomainName must be a host name, optionally starting with {bucket}.");
+  }
   // An empty list means "no rule", and so does a missing one (Go marshals a nil slice as
   // null); an empty suffix would exclude every key.
   const isRuleList = (list) => list == null || (Array.isArray(list) && list.every((rule) => typeof rule === "string" && rule !== ""));
@@ -245,11 +247,22 @@ function validateSettings(s) {
   return Object.freeze({
     queueName: s.queueName,
     queueRegion: s.queueRegion,
-    gcsDomainName: s.gcsDomainName,
+    sourceDomainName: s.sourceDomainName,
+    isSource: sourceMatcher(s.sourceDomainName),
     wanted: (key) =>
       (includePrefixes.length === 0 || includePrefixes.some((prefix) => key.startsWith(prefix))) &&
       !excludeSuffixes.some((suffix) => key.endsWith(suffix)),
   });
+}
+
+// The source origin's domain: the endpoint's host, or for a virtual-hosted endpoint
+// ({bucket}.s3.example.com) any single bucket label before that host. The bucket name is a
+// CloudFormation parameter of the other stack, unknown when this bundle is built.
+export function sourceMatcher(pattern) {
+  const suffix = pattern.startsWith("{bucket}.") ? pattern.slice("{bucket}".length) : undefined;
+  if (suffix === undefined) return (domain) => domain === pattern;
+  return (domain) =>
+    typeof domain === "string" && domain.endsWith(suffix) && domain.length > suffix.length && !domain.slice(0, -suffix.length).includes(".");
 }
 
 function describe(err) {

@@ -3,7 +3,7 @@
 export default {
   queueName: "transfer.fifo",
   queueRegion: "us-east-1",
-  gcsDomainName: "storage.googleapis.com",
+  sourceDomainName: "storage.googleapis.com",
   includePrefixes: [],
   excludeSuffixes: [],
 };

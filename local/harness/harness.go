@@ -252,9 +252,9 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	h.Edge, err = edgerun.Start(ctx, edgerun.Options{
 		EdgeDir: filepath.Join(root, "lambda", "edge"),
 		Settings: edgerun.Settings{
-			QueueName:     QueueName,
-			QueueRegion:   Region,
-			GCSDomainName: GCSDomainName,
+			QueueName:        QueueName,
+			QueueRegion:      Region,
+			SourceDomainName: GCSDomainName,
 		},
 		Env: []string{
 			"AWS_ENDPOINT_URL_SQS=" + tapURL,

@@ -46,7 +46,7 @@ try {
     if (entry.level === "error") failures++;
   };
   const handler = createHandler(
-    { queueName: queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] },
+    { queueName: queue.name, queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] },
     { sqsClientConfig: { endpoint: sqs.endpoint, credentials: TEST_CREDENTIALS }, log },
   );
 

@@ -86,7 +86,7 @@ test("a bundle with baked settings queues a GCS miss in the queue's region and p
   const dir = await buildBundle({
     queueName: queue.name,
     queueRegion: "eu-west-1",
-    gcsDomainName: "storage.googleapis.com",
+    sourceDomainName: "storage.googleapis.com",
     includePrefixes: ["img/"],
     excludeSuffixes: [".tmp"],
   });
@@ -112,7 +112,7 @@ test("a bundle with baked settings queues a GCS miss in the queue's region and p
 
 test("a bundle with baked settings passes S3 responses through without a word", async () => {
   const queue = await sqs.createQueue();
-  const dir = await buildBundle({ queueName: queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] });
+  const dir = await buildBundle({ queueName: queue.name, queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] });
   const event = originResponse("s3");
   const lines = await invokeBundle(dir, event);
   assert.deepEqual(lines, [{ returned: responseOf(event) }]);
@@ -120,7 +120,7 @@ test("a bundle with baked settings passes S3 responses through without a word", 
 });
 
 test("a bundle with invalid settings logs why once and passes every response through", async () => {
-  const dir = await buildBundle({ queueName: "not-a-fifo-queue", queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] });
+  const dir = await buildBundle({ queueName: "not-a-fifo-queue", queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] });
   const event = originResponse("gcs");
   const sendsBefore = sqs.sends.length;
   const lines = await invokeBundle(dir, event);

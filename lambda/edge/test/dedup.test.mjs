@@ -19,7 +19,7 @@ after(async () => {
 async function setup(deps = {}) {
   const queue = await sqs.createQueue();
   const { entries, log } = captureLog();
-  const settings = { queueName: queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] };
+  const settings = { queueName: queue.name, queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] };
   const handler = createHandler(settings, { ...sqs.handlerDeps, log, ...deps });
   await handler(originResponse("gcs", { uri: "/warm-up" }), CONTEXT);
   assert.equal((await sqs.drain(queue.url, 1)).length, 1, "warm-up message");
@@ -80,7 +80,7 @@ test("two containers (two handlers) for one key: two sends, one message thanks t
   const first = await setup();
   const secondLog = captureLog();
   const second = createHandler(
-    { queueName: first.queue.name, queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] },
+    { queueName: first.queue.name, queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] },
     { ...sqs.handlerDeps, log: secondLog.log },
   );
   await second(originResponse("gcs", { uri: "/warm-up" }), CONTEXT);

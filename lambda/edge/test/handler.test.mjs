@@ -8,7 +8,7 @@ import { originResponse, responseOf, startSqsStandIn, captureLog, sha256Hex, CON
 const baseSettings = {
   queueName: "unused.fifo",
   queueRegion: "us-east-1",
-  gcsDomainName: "storage.googleapis.com",
+  sourceDomainName: "storage.googleapis.com",
   includePrefixes: [],
   excludeSuffixes: [],
 };
@@ -251,7 +251,7 @@ test("invalid settings are rejected with the reason", () => {
     [{ queueName: "transfer" }, /queueName/],
     [{ queueName: "has space.fifo" }, /queueName/],
     [{ queueRegion: "US East" }, /queueRegion/],
-    [{ gcsDomainName: "" }, /gcsDomainName/],
+    [{ sourceDomainName: "" }, /sourceDomainName/],
     [{ includePrefixes: "img/" }, /includePrefixes/],
     [{ excludeSuffixes: [""] }, /excludeSuffixes/],
   ];
@@ -259,4 +259,16 @@ test("invalid settings are rejected with the reason", () => {
     assert.throws(() => createHandler({ ...baseSettings, ...override }), (err) => err instanceof TypeError && reason.test(err.message));
   }
   assert.doesNotThrow(() => createHandler({ ...baseSettings, queueRegion: "us-gov-west-1" }));
+});
+
+test("a virtual-hosted source is recognised by its host after the bucket label, nothing else", async () => {
+  const { sourceMatcher } = await import("../index.mjs");
+  const virtual = sourceMatcher("{bucket}.s3.example.com");
+  assert.equal(virtual("legacy.s3.example.com"), true);
+  assert.equal(virtual("s3.example.com"), false, "no bucket label");
+  assert.equal(virtual("a.b.s3.example.com"), false, "two labels are not one bucket");
+  assert.equal(virtual("legacys3.example.com"), false, "the dot belongs to the suffix");
+  const pathStyle = sourceMatcher("storage.googleapis.com");
+  assert.equal(pathStyle("storage.googleapis.com"), true);
+  assert.equal(pathStyle("x.storage.googleapis.com"), false);
 });

@@ -21,7 +21,7 @@ import {
 // The handler's deadline is 1 s for the call, retry included; allow for a busy machine.
 const BOUND_MS = 1500;
 
-const settings = { queueName: "transfer.fifo", queueRegion: "us-east-1", gcsDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] };
+const settings = { queueName: "transfer.fifo", queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] };
 
 let blackHole;
 before(async () => {
