@@ -35,6 +35,7 @@ type Report struct {
 	Lost            []string // neither in S3 nor in the DLQ
 	Corrupt         []string // in S3 but not any source version, or metadata wrong
 	Overwrites      []string // keys with a successful write on top of an existing object
+	Recompleted     []string // the same upload completed twice (200 both times)
 	ExtraKeys       []string // in S3 under a key no viewer asked for
 	ViewerRequests  int
 	ViewerWrong     []string
@@ -177,18 +178,30 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 		}
 	}
 
-	// Overwrites, as counted on the way to S3.
+	// Overwrites, as counted on the way to S3: a successful write on a key
+	// that a different write (a PutObject, or the completion of another
+	// upload) had already made. Completing the same upload a second time
+	// (the engine retrying a CompleteMultipartUpload whose answer was lost)
+	// is no new content; it is counted apart.
 	for _, o := range r.objects {
-		ok := 0
+		var first *proxy.S3Write
 		for _, w := range r.h.Writes.Writes(o.key) {
-			r.note(o.key, fmt.Sprintf("S3 write %s -> %d", w.Op, w.Status))
-			if w.Status >= 200 && w.Status < 300 {
-				ok++
+			r.note(o.key, fmt.Sprintf("S3 write %s upload %q -> %d at %s", w.Op, w.UploadID, w.Status, w.At.Format("15:04:05.000")))
+			if w.Status < 200 || w.Status > 299 {
+				continue
 			}
-		}
-		if ok > 1 {
-			rep.Overwrites = append(rep.Overwrites, fmt.Sprintf("%q written %d times", o.key, ok))
-			bad[o.key] = true
+			switch {
+			case first == nil:
+				first = &w
+			case w.Op == "CompleteMultipartUpload" && first.Op == w.Op && first.UploadID == w.UploadID:
+				rep.Recompleted = append(rep.Recompleted, fmt.Sprintf("%q upload %s completed again at %s (first at %s)",
+					o.key, w.UploadID, w.At.Format("15:04:05.000"), first.At.Format("15:04:05.000")))
+				bad[o.key] = true
+			default:
+				rep.Overwrites = append(rep.Overwrites, fmt.Sprintf("%q: %s at %s after %s at %s",
+					o.key, w.Op, w.At.Format("15:04:05.000"), first.Op, first.At.Format("15:04:05.000")))
+				bad[o.key] = true
+			}
 		}
 	}
 

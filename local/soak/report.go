@@ -19,9 +19,9 @@ func (rep *Report) Summary() string {
 		overhead = 100 * (float64(rep.SourceReadBytes)/float64(rep.StoredBytes) - 1)
 	}
 	return fmt.Sprintf("soak seed=%d run=%s objects=%d landed=%d dead-lettered=%d lost=%d corrupt=%d overwrites=%d "+
-		"viewer-wrong=%d/%d open-uploads=%d source-read=%.1fMiB stored=%.1fMiB egress-overhead=%.1f%% %s",
+		"recompleted=%d viewer-wrong=%d/%d open-uploads=%d source-read=%.1fMiB stored=%.1fMiB egress-overhead=%.1f%% %s",
 		rep.Seed, rep.Elapsed.Round(1e9), rep.Objects, rep.Landed, len(rep.DeadLettered), len(rep.Lost), len(rep.Corrupt),
-		len(rep.Overwrites), len(rep.ViewerWrong), rep.ViewerRequests, len(rep.OpenUploads),
+		len(rep.Overwrites), len(rep.Recompleted), len(rep.ViewerWrong), rep.ViewerRequests, len(rep.OpenUploads),
 		float64(rep.SourceReadBytes)/mib, float64(rep.StoredBytes)/mib, overhead, verdict)
 }
 
@@ -50,6 +50,7 @@ func (rep *Report) Print(w io.Writer) {
 	list("lost (neither)", rep.Lost)
 	list("corrupt", rep.Corrupt)
 	list("overwrites (2nd successful write)", rep.Overwrites)
+	list("same upload completed again", rep.Recompleted)
 	list("keys in S3 nobody asked for", rep.ExtraKeys)
 	list("multipart uploads left open", rep.OpenUploads)
 	fmt.Fprintf(w, "viewers: %d requests by %d viewers, %d wrong\n", rep.ViewerRequests, c.Viewers, len(rep.ViewerWrong))
