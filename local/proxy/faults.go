@@ -36,6 +36,9 @@ type Fault struct {
 	// StallResponseAt relays this many response body bytes, then sends
 	// nothing until the client gives up or MaxStall passes.
 	StallResponseAt int64
+	// BytesPerSecond paces the response body (0: as fast as it comes), as
+	// a real origin's per-connection throughput would.
+	BytesPerSecond int64
 	// Before runs before relaying (e.g. overwrite the object at the source).
 	Before func()
 }
@@ -210,7 +213,37 @@ func (p *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.wait(r.Context(), MaxStall)
 		panic(http.ErrAbortHandler)
 	}
+	if f.BytesPerSecond > 0 {
+		n, _ = p.paced(r.Context(), w, resp.Body, f.BytesPerSecond)
+		return
+	}
 	n, _ = io.Copy(w, resp.Body)
+}
+
+// paced copies at most rate bytes a second, in small steps.
+func (p *Faults) paced(ctx context.Context, w io.Writer, body io.Reader, rate int64) (int64, error) {
+	const step = 32 << 10
+	start := time.Now()
+	var n int64
+	buf := make([]byte, step)
+	for {
+		m, err := body.Read(buf)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+			if ahead := time.Duration(n*int64(time.Second)/rate) - time.Since(start); ahead > 0 && !p.wait(ctx, ahead) {
+				return n, ctx.Err()
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // wait sleeps d unless the request ends or the proxy closes first; it

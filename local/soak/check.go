@@ -47,6 +47,7 @@ type Report struct {
 	Records         int
 	FailedRecords   int
 	FunctionErrors  map[string]int
+	TimedOut        []string // keys in batches the runtime stopped at the deadline
 	Outcomes        map[string]int
 	EdgeSends       int
 	AcksLost, Dups  int
@@ -243,6 +244,7 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 	rep.Deliveries, rep.Records, rep.FailedRecords = r.deliveries, r.records, r.failedRecords
 	rep.FunctionErrors, rep.Outcomes = r.funcErrors, r.outcomes
 	rep.AcksLost, rep.Dups, rep.Kills = r.acksLost, r.dupsSent, r.kills
+	rep.TimedOut = r.timedOut
 	r.statsMu.Unlock()
 	rep.EdgeSends = len(r.h.Tap.Sends())
 	for _, p := range rep.DeadLettered {

@@ -22,9 +22,10 @@ import (
 // the same seed injects the same faults into the same requests even though
 // concurrent requests interleave differently.
 type injector struct {
-	seed   uint64
-	rate   float64
-	active atomic.Bool // faults only during the fault phase
+	seed       uint64
+	rate       float64
+	sourceRate int64       // bytes a second per source GET
+	active     atomic.Bool // faults only during the fault phase
 
 	mu      sync.Mutex
 	seen    map[string]int
@@ -37,9 +38,9 @@ type injector struct {
 	claimed   map[string]bool // overwrite of a key already triggered
 }
 
-func newInjector(seed uint64, rate float64, objects map[string]*object) *injector {
+func newInjector(seed uint64, rate float64, sourceRate int64, objects map[string]*object) *injector {
 	return &injector{
-		seed: seed, rate: rate,
+		seed: seed, rate: rate, sourceRate: sourceRate,
 		seen: map[string]int{}, counts: map[string]int{}, objects: objects, claimed: map[string]bool{},
 		budgets: map[string]int{"source stall": 4, "S3 stall upload": 3},
 	}
@@ -120,6 +121,14 @@ func s3Error(code int, name string) func(*rand.Rand) proxy.Fault {
 
 // source plans the transfer function's requests to GCS.
 func (in *injector) source(r *http.Request) proxy.Fault {
+	f := in.sourceFault(r)
+	if r.Method == http.MethodGet {
+		f.BytesPerSecond = in.sourceRate
+	}
+	return f
+}
+
+func (in *injector) sourceFault(r *http.Request) proxy.Fault {
 	key := keyOf(r, harness.GCSBucket)
 	rng := in.draw("source|" + r.Method + "|" + key + "|" + r.Header.Get("Range"))
 	if !in.active.Load() {

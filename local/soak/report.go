@@ -76,6 +76,9 @@ func (rep *Report) Print(w io.Writer) {
 	for _, k := range sortedKeys(rep.FunctionErrors) {
 		fmt.Fprintf(w, "  function error %-22s %d\n", k, rep.FunctionErrors[k])
 	}
+	if len(rep.TimedOut) > 0 {
+		fmt.Fprintf(w, "  batches stopped at the deadline held: %q\n", rep.TimedOut)
+	}
 	fmt.Fprintf(w, "copy outcomes (transfer log lines):\n")
 	for _, k := range sortedKeys(rep.Outcomes) {
 		fmt.Fprintf(w, "  %-36s %d\n", k, rep.Outcomes[k])

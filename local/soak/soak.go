@@ -52,6 +52,10 @@ type Config struct {
 
 	PartSizeMiB     int
 	FunctionTimeout time.Duration
+	// SourceMiBps caps each source read, as GCS's per-connection
+	// throughput does; unpaced, the loopback copies a big object before
+	// any deadline comes near.
+	SourceMiBps float64
 
 	Progress io.Writer // one line per phase (nil: discarded)
 	Logs     io.Writer // raw logs of the edge handler and the transfer function
@@ -66,7 +70,7 @@ func DefaultConfig() Config {
 		// 25 s leaves the engine 5 s to start parts (its stop margin is
 		// 20 s), so the big objects take several invocations: deadlines
 		// cut copies short as a matter of course.
-		PartSizeMiB: 8, FunctionTimeout: 25 * time.Second,
+		PartSizeMiB: 8, FunctionTimeout: 25 * time.Second, SourceMiBps: 3,
 	}
 }
 
@@ -91,6 +95,7 @@ type run struct {
 	dupsSent      int
 	kills         int
 	lastError     map[string]string
+	timedOut      []string // keys of batches stopped at the deadline
 	faultPhase    atomic.Bool
 }
 
@@ -146,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	close(work)
 	wg.Wait()
 
-	r.inj = newInjector(cfg.Seed, cfg.FaultRate, r.byKey)
+	r.inj = newInjector(cfg.Seed, cfg.FaultRate, int64(cfg.SourceMiBps*mib), r.byKey)
 	r.inj.note = r.note
 	r.inj.overwrite = r.overwrite
 	var err error
@@ -301,6 +306,11 @@ func (r *run) delivered(d consumer.Delivery) {
 			name = fe.Type
 		}
 		r.funcErrors[name]++
+		if name == "Sandbox.Timedout" {
+			for _, rec := range d.Records {
+				r.timedOut = append(r.timedOut, messageKey(rec.Body))
+			}
+		}
 		r.failedRecords += len(d.Records)
 	} else {
 		r.failedRecords += len(d.Failed)

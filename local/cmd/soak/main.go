@@ -35,6 +35,8 @@ func main() {
 	flag.IntVar(&cfg.Kills, "kills", cfg.Kills, "transfer processes killed mid-invocation")
 	flag.IntVar(&cfg.Duplicates, "duplicates", cfg.Duplicates, "most duplicate SQS messages")
 	flag.IntVar(&cfg.LostAcks, "lost-acks", cfg.LostAcks, "most lost SQS acknowledgements")
+	flag.Float64Var(&cfg.SourceMiBps, "source-mibps", cfg.SourceMiBps, "MiB/s of each source read (0: unpaced)")
+	flag.DurationVar(&cfg.FunctionTimeout, "function-timeout", cfg.FunctionTimeout, "the transfer function's timeout (more than the engine's 20 s stop margin)")
 	logs := flag.String("logs", "", "write the edge handler's and transfer function's raw logs to this file")
 	flag.Parse()
 	if flag.NArg() > 0 || cfg.BigMaxMiB < 100 || cfg.Objects < cfg.Big+cfg.Multipart+cfg.Gzip+2 {
