@@ -250,6 +250,9 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 	for _, p := range rep.DeadLettered {
 		bad[p.Key] = true // their story goes into the report too
 	}
+	for _, k := range r.timedOut {
+		bad[k] = true // their story too
+	}
 	r.eventsMu.Lock()
 	for k := range bad {
 		rep.Logs[k] = r.events[k]

@@ -93,11 +93,15 @@ func (rep *Report) Print(w io.Writer) {
 	traffic("transfer -> GCS", rep.Source)
 	traffic("transfer -> S3", rep.S3)
 	fmt.Fprintf(w, "source bytes read %.1f MiB for %.1f MiB stored\n", float64(rep.SourceReadBytes)/mib, float64(rep.StoredBytes)/mib)
-	if len(rep.Failed) > 0 {
-		fmt.Fprintf(w, "per-key log of what went wrong:\n")
+	if len(rep.Logs) > 0 {
+		fmt.Fprintf(w, "per-key log of the objects that went wrong, were dead-lettered or were in a batch stopped at the deadline:\n")
 		for _, k := range sortedKeys(rep.Logs) {
 			fmt.Fprintf(w, "  %q\n", k)
-			for _, e := range rep.Logs[k] {
+			for i, e := range rep.Logs[k] {
+				if i == 30 {
+					fmt.Fprintf(w, "    ... %d more\n", len(rep.Logs[k])-30)
+					break
+				}
 				fmt.Fprintf(w, "    %s\n", e)
 			}
 		}

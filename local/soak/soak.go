@@ -64,7 +64,7 @@ type Config struct {
 // DefaultConfig: about 1.2 GiB of objects, sized for a shared 2-core machine.
 func DefaultConfig() Config {
 	return Config{
-		Duration: 4 * time.Minute,
+		Duration: 5 * time.Minute,
 		Objects:  300, Big: 3, BigMaxMiB: 250, Multipart: 15, Gzip: 30, Overwrites: 5,
 		Viewers: 6, FaultRate: 1, Kills: 6, Duplicates: 40, LostAcks: 20,
 		// 25 s leaves the engine 5 s to start parts (its stop margin is
@@ -182,7 +182,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
-	faultEnd := start.Add(cfg.Duration * 55 / 100)
+	// Faults and viewers stop early enough for a message that failed on
+	// the last fault to be received MaxReceiveCount times and reach the
+	// dead-letter queue before the deadline.
+	settleTime := time.Duration(harness.MaxReceiveCount)*(cfg.FunctionTimeout+5*time.Second) + 20*time.Second
+	faultEnd := deadline.Add(-settleTime)
+	if min := start.Add(cfg.Duration * 3 / 10); faultEnd.Before(min) {
+		faultEnd = min
+	}
 	runCtx, cancel := context.WithDeadline(ctx, deadline.Add(time.Minute))
 	defer cancel()
 	r.inj.active.Store(cfg.FaultRate > 0)

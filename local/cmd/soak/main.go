@@ -23,7 +23,7 @@ import (
 func main() {
 	cfg := soak.DefaultConfig()
 	seed := flag.Uint64("seed", 0, "seed of the run (0: a random one, printed)")
-	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "bound from the first viewer request to the checks (faults and viewers for the first 55%, then the queue drains)")
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "bound from the first viewer request to the checks (faults and viewers stop 5 visibility timeouts before its end, leaving time for the queue to drain)")
 	flag.IntVar(&cfg.Objects, "objects", cfg.Objects, "objects in all")
 	flag.IntVar(&cfg.Big, "big", cfg.Big, "objects of 100 MiB up to -big-mib")
 	flag.IntVar(&cfg.BigMaxMiB, "big-mib", cfg.BigMaxMiB, "largest big object, MiB (at least 100)")
