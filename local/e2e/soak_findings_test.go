@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/internal/transfer"
+	"github.com/backtoorigin/backtoorigin/local/harness"
+)
+
+// Found by `make soak SOAK_FLAGS='-seed 202'`: a continuation (a message
+// with "resume") had its CompleteMultipartUpload refused with 409
+// ConditionalRequestConflict; the engine aborted the upload and reported
+// the record failed, so SQS redelivered the same continuation, whose
+// ListParts now answers 404 NoSuchUpload, at every receive until the
+// dead-letter queue. The object could have been copied: a continuation
+// whose upload is gone (aborted by an earlier attempt or by the bucket's
+// lifecycle rule) should start over, as it does when the source generation
+// is gone.
+func TestContinuationWhoseUploadIsGoneStartsOver(t *testing.T) {
+	t.Skip("defect in internal/transfer, found by the soak (seed 202): a continuation whose upload no longer exists fails on ListParts NoSuchUpload at every redelivery; the engine is being changed under issue 10, so the fix belongs there")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h, err := harness.Start(ctx, harness.Options{
+		FunctionTimeout: 30 * time.Second, VisibilityTimeout: 35 * time.Second, Instances: 1,
+		TransferEnv: []string{"PART_SIZE_MIB=5"},
+	})
+	if err != nil {
+		t.Fatalf("start harness: %v", err)
+	}
+	defer h.Close()
+
+	const key = "video/resume gone+1.mp4"
+	content := randomBytes(t, 6<<20)
+	attrs, err := h.GCS.PutObject(standin.GCSObject{Bucket: harness.GCSBucket, Key: key, Content: content, ContentType: "video/mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The upload an earlier attempt started and then aborted.
+	up, err := h.S3Client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.S3Client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(key), UploadId: up.UploadId}); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(content))
+	body, _ := json.Marshal(transfer.Message{V: 1, Key: key, Size: &size, Resume: &transfer.Resume{
+		UploadID: aws.ToString(up.UploadId), Generation: strconv.FormatInt(attrs.Generation, 10), PartSize: 5 << 20,
+	}})
+	if _, err := h.SQSClient.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(h.QueueURL), MessageBody: aws.String(string(body)),
+		MessageGroupId: aws.String(transfer.KeyHash(key)), MessageDeduplicationId: aws.String("continuation"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// One visibility timeout of slack: a first failed attempt is allowed.
+	waitFor(t, landWait, key+" in S3", func() bool {
+		out, err := h.S3Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(harness.S3Bucket), Key: aws.String(key)})
+		if err != nil {
+			return false
+		}
+		defer out.Body.Close()
+		got, err := io.ReadAll(out.Body)
+		return err == nil && bytes.Equal(got, content)
+	})
+}
