@@ -159,10 +159,12 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 			if a, ok := m.MessageAttributes["reason"]; ok {
 				reason = aws.ToString(a.StringValue)
 			} else {
+				// A message the queue's redrive policy moved carries no
+				// reason of its own: the function's last error for the key is it.
 				r.statsMu.Lock()
-				last := r.lastError[key]
+				last, n := r.lastError[key], r.receives[key]
 				r.statsMu.Unlock()
-				reason = fmt.Sprintf("redriven after %s receives; last error: %s", m.Attributes["ApproximateReceiveCount"], last)
+				reason = fmt.Sprintf("moved by the redrive policy after %d receives (maxReceiveCount %d); last error: %s", n, harness.MaxReceiveCount, last)
 			}
 			if _, seen := parked[key]; !seen {
 				parked[key] = reason

@@ -18,6 +18,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,7 +96,8 @@ type run struct {
 	dupsSent      int
 	kills         int
 	lastError     map[string]string
-	timedOut      []string // keys of batches stopped at the deadline
+	timedOut      []string       // keys of batches stopped at the deadline
+	receives      map[string]int // most receives of one message of the key
 	faultPhase    atomic.Bool
 }
 
@@ -127,7 +129,7 @@ func (r *run) progress(format string, args ...any) {
 // could not run (the report's Failed says whether the system kept its promise).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &run{cfg: cfg, byKey: map[string]*object{}, events: map[string][]string{},
-		funcErrors: map[string]int{}, outcomes: map[string]int{}, lastError: map[string]string{}}
+		funcErrors: map[string]int{}, outcomes: map[string]int{}, lastError: map[string]string{}, receives: map[string]int{}}
 	r.objects = plan(rngFor(cfg.Seed, "plan"), cfg)
 	for _, o := range r.objects {
 		r.byKey[o.key] = o
@@ -333,6 +335,11 @@ func (r *run) delivered(d consumer.Delivery) {
 			state = "reported failed"
 		}
 		r.note(key, fmt.Sprintf("delivery (receive %s) %s", rec.Attributes["ApproximateReceiveCount"], state))
+		if n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]); err == nil {
+			r.statsMu.Lock()
+			r.receives[key] = max(r.receives[key], n)
+			r.statsMu.Unlock()
+		}
 		r.maybeDuplicate(rec)
 	}
 }
