@@ -20,7 +20,10 @@ import (
 	"github.com/backtoorigin/backtoorigin/local/soak"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run returns the exit code, so every deferred close runs before the exit.
+func run() int {
 	cfg := soak.DefaultConfig()
 	seed := flag.Uint64("seed", 0, "seed of the run (0: a random one, printed)")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "bound from the first viewer request to the checks (faults and viewers stop 5 visibility timeouts before its end, leaving time for the queue to drain)")
@@ -40,8 +43,8 @@ func main() {
 	logs := flag.String("logs", "", "write the edge handler's and transfer function's raw logs to this file")
 	flag.Parse()
 	if flag.NArg() > 0 || cfg.BigMaxMiB < 100 || cfg.Objects < cfg.Big+cfg.Multipart+cfg.Gzip+2 {
-		fmt.Fprintln(os.Stderr, "usage: soak [-seed N] [-duration 4m] [flags]; -objects must cover -big, -multipart, -gzip and 2 empty ones, -big-mib >= 100")
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, "usage: soak [-seed N] [-duration 5m] [flags]; -objects must cover -big, -multipart, -gzip and 2 empty ones, -big-mib >= 100")
+		return 2
 	}
 	cfg.Seed = *seed
 	if cfg.Seed == 0 {
@@ -54,7 +57,7 @@ func main() {
 		f, err := os.Create(*logs)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "soak:", err)
-			os.Exit(2)
+			return 2
 		}
 		defer f.Close()
 		cfg.Logs = f
@@ -70,10 +73,11 @@ func main() {
 	rep, err := soak.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "soak (seed %d): %v\n", cfg.Seed, err)
-		os.Exit(2)
+		return 2
 	}
 	rep.Print(os.Stdout)
 	if len(rep.Failed) > 0 {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
