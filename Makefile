@@ -12,6 +12,7 @@ LOCAL_SQS_VERSION := 2.0.2
 TOOLS := $(CURDIR)/.tools
 CDK   := $(TOOLS)/node_modules/.bin/cdk
 GO_TEST_FLAGS ?=
+SOAK_FLAGS ?=
 
 .PHONY: help
 help: ## List the targets
@@ -95,6 +96,10 @@ bench-edge: lambda/edge/node_modules
 .PHONY: bench-transfer
 bench-transfer: bench-tools
 	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: soak
+soak: tools ## The whole flow under seeded faults for about 5 minutes; replay with SOAK_FLAGS='-seed N'
+	go run ./local/cmd/soak $(SOAK_FLAGS)
 
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything

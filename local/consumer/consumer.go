@@ -50,12 +50,17 @@ type Config struct {
 	Instances []Invoker
 	// Observe, if set, is told about every delivery and its outcome.
 	Observe func(Delivery)
+	// LoseAck, if set, is asked about every acknowledged record: true
+	// leaves it in the queue, as if its deletion were lost, so it is
+	// delivered again after the visibility timeout (a fault for soaks).
+	LoseAck func(events.SQSMessage) bool
 }
 
 // Delivery is one batch handed to the function and what became of it.
 type Delivery struct {
 	Records  []events.SQSMessage
 	Failed   map[string]bool // message ids left for redelivery
+	AckLost  map[string]bool // acknowledged, left undeleted by Config.LoseAck
 	Err      error           // function error: the whole batch is left
 	Duration time.Duration
 }
@@ -145,6 +150,13 @@ func (c *Consumer) deliver(ctx context.Context, inv Invoker, msgs []types.Messag
 	var entries []types.DeleteMessageBatchRequestEntry
 	for i, r := range ev.Records {
 		if d.Failed[r.MessageId] {
+			continue
+		}
+		if c.cfg.LoseAck != nil && c.cfg.LoseAck(r) {
+			if d.AckLost == nil {
+				d.AckLost = map[string]bool{}
+			}
+			d.AckLost[r.MessageId] = true
 			continue
 		}
 		entries = append(entries, types.DeleteMessageBatchRequestEntry{

@@ -23,9 +23,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -88,6 +90,20 @@ type Options struct {
 	// from lambda/viewer-request.
 	Distribution *cfn.Distribution
 
+	// Faults puts a fault-injecting proxy (Harness.SourceFaults,
+	// Harness.S3Faults, relaying everything until given a plan) on each of
+	// the transfer function's roads: to GCS, behind the source switch, and
+	// to S3, in front of the write counter (which so sees only what the
+	// stand-in really answered).
+	Faults bool
+	// GCSOnDisk keeps the GCS stand-in's objects in the work folder
+	// instead of memory, for runs with large objects.
+	GCSOnDisk bool
+	// LoseAck, if set, is asked about every record the function
+	// acknowledged; true leaves it undeleted, as if the DeleteMessage were
+	// lost, so SQS delivers it again after the visibility timeout.
+	LoseAck func(events.SQSMessage) bool
+
 	// Logs receives the raw output of the edge handler and the transfer
 	// function (nil: discarded).
 	Logs io.Writer
@@ -114,6 +130,11 @@ type Harness struct {
 	Tap    *sqstap.Tap      // SendMessage calls from the edge handler
 	Writes *proxy.S3Counter // object writes by the transfer function
 	Source *proxy.Switch    // the transfer function's road to GCS
+
+	// With Options.Faults: the transfer function's roads to GCS (behind
+	// Source) and to S3 (in front of Writes); nil otherwise.
+	SourceFaults *proxy.Faults
+	S3Faults     *proxy.Faults
 
 	Edge          *edgerun.Runner
 	ViewerRequest *edgerun.Function
@@ -202,7 +223,11 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 
-	if h.GCS, err = standin.StartGCS(standin.GCSOptions{}); err != nil {
+	var gcsOpts standin.GCSOptions
+	if opts.GCSOnDisk {
+		gcsOpts.StorageRoot = filepath.Join(workDir, "gcs")
+	}
+	if h.GCS, err = standin.StartGCS(gcsOpts); err != nil {
 		return h, err
 	}
 	h.closers = append(h.closers, func() error { h.GCS.Close(); return nil })
@@ -243,7 +268,22 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	gcsURL, _ := url.Parse(h.GCS.URL)
-	if h.Source, err = proxy.NewSwitch(gcsURL.Host); err != nil {
+	sourceTarget := gcsURL.Host
+	if opts.Faults {
+		h.S3Faults = proxy.NewFaults(writesURL, proxy.S3Kind)
+		h.closers = append(h.closers, h.S3Faults.Close)
+		if writesURL, err = h.serve(h.S3Faults, "127.0.0.1:0"); err != nil {
+			return h, err
+		}
+		h.SourceFaults = proxy.NewFaults(h.GCS.URL, proxy.SourceKind)
+		h.closers = append(h.closers, h.SourceFaults.Close)
+		faultsURL, err := h.serve(h.SourceFaults, "127.0.0.1:0")
+		if err != nil {
+			return h, err
+		}
+		sourceTarget = strings.TrimPrefix(faultsURL, "http://")
+	}
+	if h.Source, err = proxy.NewSwitch(sourceTarget); err != nil {
 		return h, err
 	}
 	h.closers = append(h.closers, h.Source.Close)
@@ -343,6 +383,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		BatchSize: BatchSize,
 		Instances: invokers,
 		Observe:   opts.OnDelivery,
+		LoseAck:   opts.LoseAck,
 	})
 	// Stopped before the instances (closers run in reverse): no invocation
 	// is in flight when they go.

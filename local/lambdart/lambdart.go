@@ -161,6 +161,20 @@ func (in *Instance) PID() int {
 	return in.proc.Pid()
 }
 
+// KillIfBusy kills the function process with SIGKILL if an invocation is
+// running (a crash mid-copy, an out-of-memory kill) and reports whether it
+// did. The invocation ends as Runtime.ExitError; the next Invoke starts a
+// new process, as Lambda replaces a dead environment.
+func (in *Instance) KillIfBusy() bool {
+	in.mu.Lock()
+	busy, proc := in.current != nil, in.proc
+	in.mu.Unlock()
+	if !busy || proc == nil {
+		return false
+	}
+	return proc.Process.Kill() == nil
+}
+
 // Invoke runs one invocation and returns the function's response payload.
 // A function error comes back as *FunctionError.
 func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) {

@@ -6,13 +6,16 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // S3Write is one object-writing call seen by an S3Counter.
 type S3Write struct {
-	Op     string // "PutObject" or "CompleteMultipartUpload"
-	Key    string
-	Status int
+	Op       string // "PutObject" or "CompleteMultipartUpload"
+	Key      string
+	UploadID string // CompleteMultipartUpload's upload
+	Status   int
+	At       time.Time // when the stand-in answered
 }
 
 // S3Counter is a reverse proxy in front of the S3 stand-in (path-style) that
@@ -43,7 +46,7 @@ func (c *S3Counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.proxy.ServeHTTP(rec, r)
 	key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+c.bucket+"/"))
 	c.mu.Lock()
-	c.writes = append(c.writes, S3Write{Op: op, Key: key, Status: rec.Status})
+	c.writes = append(c.writes, S3Write{Op: op, Key: key, UploadID: r.URL.Query().Get("uploadId"), Status: rec.Status, At: time.Now()})
 	c.mu.Unlock()
 }
 
