@@ -27,6 +27,15 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 		return res, fmt.Errorf("copy %q: wait for a stream: %w", key, err)
 	}
 	defer e.streams.Release(1)
+	// Like a part, the put is cut at deadline-StopMargin/2: a stalled put must
+	// not hold the invocation to its deadline, where the runtime would end the
+	// whole batch and SQS redeliver every record of it (found by the soak).
+	putCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		putCtx, cancel = context.WithDeadline(ctx, deadline.Add(-e.stopMargin/2))
+		defer cancel()
+	}
 
 	put := e.putStreamed
 	if obj.Size == 0 {
@@ -36,7 +45,12 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 		put = e.putEmpty
 	}
 	h := headersFor(obj)
-	err := e.retry.do(ctx, func() error { return put(ctx, key, obj, h) })
+	err := e.retry.do(putCtx, func() error { return put(putCtx, key, obj, h) })
+	if err != nil && putCtx.Err() != nil && ctx.Err() == nil {
+		// Reported as a failure, not a suspension: SQS's redelivery counts
+		// towards the dead-letter queue, so a put that always stalls ends there.
+		return res, fmt.Errorf("put %q: %w: %w", key, errOutOfTime, err)
+	}
 	if isPreconditionFailed(err) {
 		res.Outcome = OutcomeRaced
 		return res, nil

@@ -172,7 +172,7 @@ func (in *Instance) KillIfBusy() bool {
 	if !busy || proc == nil {
 		return false
 	}
-	return proc.Process.Kill() == nil
+	return proc.Cmd.Process.Kill() == nil
 }
 
 // Invoke runs one invocation and returns the function's response payload.
