@@ -3,7 +3,6 @@ package standin
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,8 +34,7 @@ type S3Server struct {
 	Dir             string         // the posix backend's root: one folder per bucket
 	RootCAs         *x509.CertPool // trusts the server's certificate; nil over plain HTTP
 
-	proc   *process
-	launch func(context.Context) error // (re)starts versitygw; nil for MinIO
+	proc *process
 }
 
 // StartS3 starts versitygw on a free 127.0.0.1 port storing objects under
@@ -95,56 +93,28 @@ func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert) (*S3
 	if err != nil {
 		return nil, err
 	}
-	if cert != nil {
-		s.RootCAs = cert.roots
-	}
-	s.launch = func(ctx context.Context) error { return s.startVersityGW(ctx, bin, addr, cert) }
-	if err := s.launch(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *S3Server) startVersityGW(ctx context.Context, bin, addr string, cert *serverCert) error {
 	args := []string{"--port", addr, "--region", s.Region, "--quiet"}
 	if cert != nil {
 		args = append(args, "--cert", cert.certFile, "--key", cert.keyFile)
+		s.RootCAs = cert.roots
 	}
-	cmd := exec.Command(bin, append(args, "posix", s.Dir)...)
+	cmd := exec.Command(bin, append(args, "posix", dir)...)
 	// Credentials go through the environment, not argv, so they do not show
 	// up in process listings.
 	cmd.Env = append(os.Environ(),
 		"ROOT_ACCESS_KEY_ID="+s.AccessKeyID,
 		"ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)
-	var err error
 	s.proc, err = startProcess("versitygw", cmd, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.proc.waitTCP(waitCtx, addr); err != nil {
 		_ = s.proc.stop()
-		return err
+		return nil, err
 	}
-	return nil
-}
-
-// RotateCredentials gives the server fresh credentials: it stops versitygw
-// and starts it again on the same address and data folder with a new key
-// pair (AccessKeyID and SecretAccessKey change), so the old key stops
-// working at once, as when a rotated key is deleted. versitygw only.
-func (s *S3Server) RotateCredentials(ctx context.Context) error {
-	if s.launch == nil {
-		return errors.New("rotate credentials: only the versitygw stand-in can")
-	}
-	if err := s.proc.stop(); err != nil {
-		return fmt.Errorf("stop versitygw: %w", err)
-	}
-	s.AccessKeyID, s.SecretAccessKey = "standin"+randomSecret(6), randomSecret(20)
-	// The port was just released; another process taking it in between is
-	// unlikely and shows up as a failed start.
-	return s.launch(ctx)
+	return s, nil
 }
 
 // Close stops the server and waits for it to exit. The data folder is left
