@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Distribution is the default cache behavior of the template's one
@@ -31,6 +33,14 @@ type Distribution struct {
 	// OriginResponse is true when a Lambda@Edge function is associated with
 	// origin-response events.
 	OriginResponse bool
+	// OriginRequest is the Lambda@Edge function associated with
+	// origin-request events (nil: none). Parse finds the association;
+	// LoadApp also finds the function's code in the synthesized app.
+	OriginRequest *EdgeFunction
+	// SourceDomainName is the secondary (custom) origin's domain name when
+	// the template spells it out ("" when it is computed, as for a
+	// virtual-hosted source, or there is no failover).
+	SourceDomainName string
 	// ForwardedHeaders are the viewer headers the origin request policy
 	// sends to the origin.
 	ForwardedHeaders []string
@@ -38,6 +48,19 @@ type Distribution struct {
 	CORS *CORS
 	// BucketCORS are the CORS rules of the bucket the distribution reads.
 	BucketCORS []BucketCORSRule
+}
+
+// EdgeFunction is a Lambda@Edge function version the main stack reads
+// from the edge stack through a weak import (stacks/weak_reference.go).
+type EdgeFunction struct {
+	// Parameter is the SSM parameter holding the version's ARN.
+	Parameter string
+	// Bundle is the synthesized asset folder with the function's deployed
+	// files (handler and baked settings); set by LoadApp.
+	Bundle string
+	// Handler is the function's handler setting ("file.export"); set by
+	// LoadApp.
+	Handler string
 }
 
 // CORS is a response headers policy's CorsConfig.
@@ -107,6 +130,7 @@ func Parse(template []byte) (*Distribution, error) {
 		DistributionConfig struct {
 			Origins []struct {
 				ID             string          `json:"Id"`
+				DomainName     json.RawMessage `json:"DomainName"`
 				S3OriginConfig json.RawMessage `json:"S3OriginConfig"`
 				CustomOrigin   json.RawMessage `json:"CustomOriginConfig"`
 			} `json:"Origins"`
@@ -129,7 +153,8 @@ func Parse(template []byte) (*Distribution, error) {
 					FunctionARN json.RawMessage `json:"FunctionARN"`
 				} `json:"FunctionAssociations"`
 				LambdaFunctionAssociations []struct {
-					EventType string `json:"EventType"`
+					EventType   string          `json:"EventType"`
+					FunctionARN json.RawMessage `json:"LambdaFunctionARN"`
 				} `json:"LambdaFunctionAssociations"`
 				ResponseHeadersPolicyID json.RawMessage `json:"ResponseHeadersPolicyId"`
 				OriginRequestPolicyID   json.RawMessage `json:"OriginRequestPolicyId"`
@@ -165,6 +190,11 @@ func Parse(template []byte) (*Distribution, error) {
 				return nil, fmt.Errorf("origin group %s: want the bucket first and a custom origin second", g.ID)
 			}
 			out.FailoverToGCS, out.FailoverCodes = true, g.FailoverCriteria.StatusCodes.Items
+			for _, o := range cfg.Origins {
+				if o.ID == m[1].OriginID {
+					_ = json.Unmarshal(o.DomainName, &out.SourceDomainName) // "" unless a plain string
+				}
+			}
 		}
 		if !found {
 			return nil, fmt.Errorf("default behavior targets %q, neither the bucket nor an origin group", behavior.TargetOriginID)
@@ -175,6 +205,14 @@ func Parse(template []byte) (*Distribution, error) {
 	}
 	for _, a := range behavior.LambdaFunctionAssociations {
 		out.OriginResponse = out.OriginResponse || a.EventType == "origin-response"
+		if a.EventType != "origin-request" {
+			continue
+		}
+		parameter, err := weakImport(tmpl.Resources, a.FunctionARN)
+		if err != nil {
+			return nil, fmt.Errorf("origin-request function: %w", err)
+		}
+		out.OriginRequest = &EdgeFunction{Parameter: parameter}
 	}
 	for _, a := range behavior.FunctionAssociations {
 		if a.EventType != "viewer-request" {
@@ -259,6 +297,121 @@ func Parse(template []byte) (*Distribution, error) {
 		out.BucketCORS = append(out.BucketCORS, b.CorsConfiguration.CorsRules...)
 	}
 	return out, nil
+}
+
+// weakImport returns the SSM parameter a Custom::WeakImport reads, given a
+// Fn::GetAtt of it (the only way the main stack refers to an edge function).
+func weakImport(resources map[string]resource, raw json.RawMessage) (string, error) {
+	id, err := refOf(raw, "Fn::GetAtt")
+	if err != nil {
+		return "", err
+	}
+	r := resources[id]
+	var p struct {
+		Create string `json:"Create"`
+	}
+	if r.Type != "Custom::WeakImport" || json.Unmarshal(r.Properties, &p) != nil {
+		return "", fmt.Errorf("%s is a %s, not the weak import the front imitates", id, r.Type)
+	}
+	var call struct {
+		Action     string `json:"action"`
+		Parameters struct {
+			Name string `json:"Name"`
+		} `json:"parameters"`
+	}
+	if err := json.Unmarshal([]byte(p.Create), &call); err != nil || call.Action != "getParameter" || call.Parameters.Name == "" {
+		return "", fmt.Errorf("weak import %s reads no SSM parameter (%s)", id, p.Create)
+	}
+	return call.Parameters.Name, nil
+}
+
+// LoadApp reads mainStack's template from a synthesized app folder (a cdk
+// synth's output) and, for an associated origin-request function, finds its
+// code there: the SSM parameter of another stack's template that holds its
+// version, the version's function, and the asset folder that function
+// deploys (asset.<hash> for Code.S3Key <hash>.zip). The front then runs
+// exactly the bundle that would be deployed, settings included.
+func LoadApp(outdir, mainStack string) (*Distribution, error) {
+	d, err := Load(filepath.Join(outdir, mainStack+".template.json"))
+	if err != nil || d.OriginRequest == nil {
+		return d, err
+	}
+	templates, err := filepath.Glob(filepath.Join(outdir, "*.template.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range templates {
+		if filepath.Base(path) == mainStack+".template.json" {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read template: %w", err)
+		}
+		found, err := findFunction(b, d.OriginRequest, outdir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if found {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("no template in %s has the SSM parameter %s the origin-request association reads", outdir, d.OriginRequest.Parameter)
+}
+
+// findFunction fills fn's Bundle and Handler from template if it holds
+// fn's parameter.
+func findFunction(template []byte, fn *EdgeFunction, outdir string) (bool, error) {
+	var tmpl struct {
+		Resources map[string]resource `json:"Resources"`
+	}
+	if err := json.Unmarshal(template, &tmpl); err != nil {
+		return false, fmt.Errorf("not a template: %w", err)
+	}
+	for id, r := range tmpl.Resources {
+		if r.Type != "AWS::SSM::Parameter" {
+			continue
+		}
+		var param struct {
+			Name  string          `json:"Name"`
+			Value json.RawMessage `json:"Value"`
+		}
+		if err := json.Unmarshal(r.Properties, &param); err != nil || param.Name != fn.Parameter {
+			continue
+		}
+		versionID, err := refOf(param.Value, "Ref")
+		if err != nil || tmpl.Resources[versionID].Type != "AWS::Lambda::Version" {
+			return false, fmt.Errorf("parameter %s does not hold a Lambda version's ARN", id)
+		}
+		var version struct {
+			FunctionName json.RawMessage `json:"FunctionName"`
+		}
+		_ = json.Unmarshal(tmpl.Resources[versionID].Properties, &version)
+		functionID, err := refOf(version.FunctionName, "Ref")
+		if err != nil || tmpl.Resources[functionID].Type != "AWS::Lambda::Function" {
+			return false, fmt.Errorf("version %s is not a version of a function of the template", versionID)
+		}
+		var function struct {
+			Handler string `json:"Handler"`
+			Code    struct {
+				S3Key string `json:"S3Key"`
+			} `json:"Code"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[functionID].Properties, &function); err != nil {
+			return false, fmt.Errorf("function %s: %w", functionID, err)
+		}
+		hash, ok := strings.CutSuffix(function.Code.S3Key, ".zip")
+		if !ok || hash == "" || strings.ContainsAny(hash, `/\`) {
+			return false, fmt.Errorf("function %s has no asset code (S3Key %q)", functionID, function.Code.S3Key)
+		}
+		bundle := filepath.Join(outdir, "asset."+hash)
+		if st, err := os.Stat(bundle); err != nil || !st.IsDir() {
+			return false, fmt.Errorf("function %s: asset folder %s missing (%v)", functionID, bundle, err)
+		}
+		fn.Bundle, fn.Handler = bundle, function.Handler
+		return true, nil
+	}
+	return false, nil
 }
 
 // refOf returns the logical id in {"Ref": id} or {"Fn::GetAtt": [id, attr]}.

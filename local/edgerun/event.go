@@ -1,6 +1,6 @@
 package edgerun
 
-// The Lambda@Edge origin-response event, as documented in the CloudFront
+// The Lambda@Edge origin-request and origin-response events, as documented in the CloudFront
 // developer guide ("Lambda@Edge event structure"). Only the fields CloudFront
 // sends to an origin-facing trigger are modelled.
 
@@ -36,6 +36,23 @@ type CF struct {
 	Response Response `json:"response"`
 }
 
+// RequestEvent is the whole event passed to an origin-request function:
+// the request CloudFront is about to send to the origin, and no response.
+type RequestEvent struct {
+	Records []RequestRecord `json:"Records"`
+}
+
+// RequestRecord holds one origin-request event.
+type RequestRecord struct {
+	CF RequestCF `json:"cf"`
+}
+
+// RequestCF is the body of an origin-request record.
+type RequestCF struct {
+	Config  Config  `json:"config"`
+	Request Request `json:"request"`
+}
+
 // Config describes the distribution and the trigger.
 type Config struct {
 	DistributionDomainName string `json:"distributionDomainName"`
@@ -44,7 +61,9 @@ type Config struct {
 	RequestID              string `json:"requestId"`
 }
 
-// Request is the request CloudFront sent to the origin.
+// Request is the request CloudFront sends to the origin (as an
+// origin-request function gets it and returns it, or as an origin-response
+// function sees it).
 type Request struct {
 	ClientIP    string  `json:"clientIp"`
 	Headers     Headers `json:"headers"`

@@ -17,6 +17,13 @@
 //     GCS origin with origin path /<bucket> does.
 //   - Range is passed through to the origin; Accept-Encoding is reduced to
 //     "gzip" or nothing, as a cache policy with gzip normalisation does.
+//   - When the template associates an origin-request Lambda@Edge function
+//     (Distribution.OriginRequest), it runs before every origin fetch, for
+//     the S3 request and the source request alike, on CloudFront's
+//     origin-request event; the request it returns (uri and headers, Host
+//     included) is what is sent. The S3 request is signed for Origin Access
+//     Control after the function, as CloudFront signs it; a function error
+//     is a 502. Changing the origin is not imitated (an error).
 //   - The origin's response passes through the real origin-response
 //     Lambda@Edge handler before the viewer sees it; the status and headers
 //     the viewer gets are the handler's output. A handler failure is a 502,
@@ -42,6 +49,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +80,11 @@ type Edge interface {
 	Invoke(ctx context.Context, ev edgerun.Event, lc edgerun.Context) (edgerun.Response, error)
 }
 
+// OriginRequest runs the origin-request Lambda@Edge function.
+type OriginRequest interface {
+	OriginRequest(ctx context.Context, ev edgerun.RequestEvent, lc edgerun.Context) (edgerun.Request, error)
+}
+
 // ViewerRequest runs the viewer-request CloudFront Function.
 type ViewerRequest interface {
 	ViewerRequest(ctx context.Context, ev edgerun.FunctionEvent) (edgerun.FunctionRequest, error)
@@ -97,6 +110,11 @@ type Config struct {
 
 	Edge         Edge
 	FunctionName string // e.g. us-east-1.BackToOriginEdge-OriginResponse
+
+	// OriginRequest runs the origin-request function; it must be set when
+	// the distribution associates one.
+	OriginRequest             OriginRequest
+	OriginRequestFunctionName string // e.g. us-east-1.BackToOriginEdge-OriginRequest
 	// EdgeTimeout bounds one handler invocation (the function's timeout).
 	EdgeTimeout time.Duration
 
@@ -122,8 +140,22 @@ type Exchange struct {
 	Size      int64 // the object's full size when known, else -1
 	EdgeErr   error
 	OriginErr error
-	Duration  time.Duration
+	// OriginRequests are the origin-request function's invocations, in
+	// order: what the front would have sent each origin and what the
+	// function returned, which is what was sent.
+	OriginRequests []OriginRequestCall
+	Duration       time.Duration
 }
+
+// OriginRequestCall is one origin-request invocation.
+type OriginRequestCall struct {
+	Origin   string // s3 or gcs
+	Sent     edgerun.Request
+	Returned edgerun.Request
+}
+
+// errOriginRequest marks a failure of the origin-request function.
+var errOriginRequest = errors.New("origin-request function failed")
 
 // Front is the http.Handler.
 type Front struct {
@@ -247,7 +279,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	origin, resp, originReq, err := f.fetch(r.Context(), dist, r.Method, uri, originHeaders, &ex)
+	origin, resp, originReq, err := f.fetch(r.Context(), dist, r, uri, originHeaders, &ex)
+	if errors.Is(err, errOriginRequest) {
+		ex.EdgeErr = err
+		ex.Status = http.StatusBadGateway
+		http.Error(w, "origin-request function failed", ex.Status)
+		return
+	}
 	if err != nil {
 		ex.OriginErr = err
 		ex.Status = http.StatusBadGateway
@@ -436,8 +474,13 @@ func applyCORS(h http.Header, c *cfn.CORS, r *http.Request) {
 }
 
 // fetch asks S3, then GCS on failover, and returns the origin that answered.
-func (f *Front) fetch(ctx context.Context, dist *cfn.Distribution, method, uri string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
-	s3req, err := f.s3Request(ctx, method, uri, hdr)
+func (f *Front) fetch(ctx context.Context, dist *cfn.Distribution, viewer *http.Request, uri string, hdr http.Header, ex *Exchange) (string, *http.Response, *http.Request, error) {
+	method := viewer.Method
+	s3URI, s3Header, _, err := f.originRequest(ctx, dist, viewer, "s3", uri, hdr, ex)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	s3req, err := f.s3Request(ctx, method, s3URI, s3Header)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -458,18 +501,152 @@ func (f *Front) fetch(ctx context.Context, dist *cfn.Distribution, method, uri s
 		ex.S3Status = resp.StatusCode
 		return "s3", resp, s3req, nil
 	}
+	gcsURI, gcsHeader, host, err := f.originRequest(ctx, dist, viewer, "gcs", uri, hdr, ex)
+	if err != nil {
+		return "", nil, nil, err
+	}
 	gcsReq, err := http.NewRequestWithContext(ctx, method, f.cfg.GCSEndpoint, nil)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("build GCS request: %w", err)
 	}
-	// The origin path plus the viewer's URI exactly as received.
-	gcsReq.URL.Opaque = "//" + gcsReq.URL.Host + "/" + f.cfg.GCSBucket + uri
-	gcsReq.Header = hdr.Clone()
+	// The origin path plus the URI exactly as the viewer-request (and any
+	// origin-request) function left it.
+	gcsReq.URL.Opaque = "//" + gcsReq.URL.Host + "/" + f.cfg.GCSBucket + gcsURI
+	gcsReq.Header = gcsHeader
+	if host != "" {
+		gcsReq.Host = host // as CloudFront sends it: the origin's domain, which a signature covers
+	}
 	resp, err = f.cfg.Client.Do(gcsReq)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("GCS origin: %w", err)
 	}
 	return "gcs", resp, gcsReq, nil
+}
+
+// sourceDomainName is the source origin's domain as the template names it.
+func (f *Front) sourceDomainName(dist *cfn.Distribution) string {
+	if dist.SourceDomainName != "" {
+		return dist.SourceDomainName
+	}
+	return f.cfg.GCSDomainName
+}
+
+// origin is the event's origin object for the S3 or the source origin.
+func (f *Front) origin(dist *cfn.Distribution, origin string) edgerun.Origin {
+	if origin == "s3" {
+		return edgerun.Origin{S3: &edgerun.S3Origin{
+			AuthMethod:    "none",
+			CustomHeaders: edgerun.Headers{},
+			DomainName:    f.cfg.S3Bucket + ".s3." + f.cfg.S3Region + ".amazonaws.com",
+			Path:          "",
+			Region:        f.cfg.S3Region,
+		}}
+	}
+	return edgerun.Origin{Custom: &edgerun.CustomOrigin{
+		CustomHeaders:    edgerun.Headers{},
+		DomainName:       f.sourceDomainName(dist),
+		KeepaliveTimeout: 5,
+		Path:             "/" + f.cfg.GCSBucket,
+		Port:             443,
+		Protocol:         "https",
+		ReadTimeout:      30,
+		SSLProtocols:     []string{"TLSv1.2"},
+	}}
+}
+
+// originRequest runs the origin-request function, when the distribution
+// associates one, on the request about to go to origin, and returns the
+// uri, headers and Host the function let through (host "" without a
+// function: the front's own). The event carries the headers CloudFront
+// adds (Host: the origin's domain, User-Agent, Via); X-Forwarded-For is
+// left out because the front's proxies on the way to the stand-ins append
+// to it, which would break the S3 signature over it.
+func (f *Front) originRequest(ctx context.Context, dist *cfn.Distribution, viewer *http.Request, origin, uri string, hdr http.Header, ex *Exchange) (string, http.Header, string, error) {
+	if dist.OriginRequest == nil {
+		return uri, hdr.Clone(), "", nil
+	}
+	if f.cfg.OriginRequest == nil {
+		return "", nil, "", fmt.Errorf("%w: the distribution associates one and the front was given none", errOriginRequest)
+	}
+	o := f.origin(dist, origin)
+	var host string
+	if o.S3 != nil {
+		host = o.S3.DomainName
+	} else {
+		host = o.Custom.DomainName
+	}
+	headers := edgerun.Headers{}
+	headers.Add("host", "Host", host)
+	for name, values := range hdr {
+		for _, v := range values {
+			headers.Add(strings.ToLower(name), name, v)
+		}
+	}
+	headers.Add("user-agent", "User-Agent", "Amazon CloudFront")
+	headers.Add("via", "Via", "2.0 local.cloudfront.net (CloudFront)")
+	sent := edgerun.Request{
+		ClientIP:    clientIP(viewer),
+		Headers:     headers,
+		Method:      viewer.Method,
+		Origin:      o,
+		QueryString: "", // the cache key is the path only, so no query reaches the origin
+		URI:         uri,
+	}
+	// The function gets its own copy: what it does to it must not change sent.
+	var event edgerun.Request
+	if b, err := json.Marshal(sent); err != nil || json.Unmarshal(b, &event) != nil {
+		return "", nil, "", fmt.Errorf("%w: encode the event", errOriginRequest)
+	}
+	requestID := randomID()
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.EdgeTimeout)
+	defer cancel()
+	got, err := f.cfg.OriginRequest.OriginRequest(ctx, edgerun.RequestEvent{Records: []edgerun.RequestRecord{{CF: edgerun.RequestCF{
+		Config: edgerun.Config{
+			DistributionDomainName: "d111111abcdef8.cloudfront.net",
+			DistributionID:         "EDFDVBD6EXAMPLE",
+			EventType:              "origin-request",
+			RequestID:              requestID,
+		},
+		Request: event,
+	}}}}, edgerun.Context{
+		FunctionName:       f.cfg.OriginRequestFunctionName,
+		FunctionVersion:    "1",
+		InvokedFunctionARN: edgerun.FunctionARN(f.cfg.OriginRequestFunctionName, 1),
+		AWSRequestID:       requestID,
+		MemoryLimitInMB:    128,
+		TimeoutMs:          int(f.cfg.EdgeTimeout / time.Millisecond),
+	})
+	if err != nil {
+		return "", nil, "", fmt.Errorf("%w: %w", errOriginRequest, err)
+	}
+	ex.OriginRequests = append(ex.OriginRequests, OriginRequestCall{Origin: origin, Sent: sent, Returned: got})
+	if a, b := mustJSON(sent.Origin), mustJSON(got.Origin); a != b {
+		return "", nil, "", fmt.Errorf("%w: it changed the origin from %s to %s, which the front does not imitate", errOriginRequest, a, b)
+	}
+	out := http.Header{}
+	var outHost string
+	for lower, values := range got.Headers {
+		for _, v := range values {
+			if lower == "host" {
+				outHost = v.Value
+				continue
+			}
+			name := v.Key
+			if name == "" {
+				name = lower
+			}
+			out.Add(name, v.Value)
+		}
+	}
+	if !strings.HasPrefix(got.URI, "/") {
+		return "", nil, "", fmt.Errorf("%w: it returned uri %q", errOriginRequest, got.URI)
+	}
+	return got.URI, out, outHost, nil
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func (f *Front) s3Request(ctx context.Context, method, uri string, hdr http.Header) (*http.Request, error) {
@@ -514,11 +691,15 @@ func s3Paths(uri string) (sent, signed string, err error) {
 // edge runs the origin-response handler on the origin's response.
 func (f *Front) edge(ctx context.Context, origin, uri string, viewer, originReq *http.Request, resp *http.Response) (edgerun.Response, error) {
 	reqHeaders := edgerun.Headers{}
-	reqHeaders.Add("host", "Host", originReq.URL.Host)
+	host := originReq.Host
+	if host == "" {
+		host = originReq.URL.Host
+	}
+	reqHeaders.Add("host", "Host", host)
 	for name, values := range originReq.Header {
 		lower := strings.ToLower(name)
-		if lower == "authorization" || strings.HasPrefix(lower, "x-amz-") {
-			continue // the origin signature is not part of what the function sees
+		if lower == "authorization" || strings.HasPrefix(lower, "x-amz-") || lower == "user-agent" {
+			continue // the origin signature is not part of what the function sees; User-Agent is added below
 		}
 		for _, v := range values {
 			reqHeaders.Add(lower, name, v)
@@ -537,27 +718,7 @@ func (f *Front) edge(ctx context.Context, origin, uri string, viewer, originReq 
 		}
 	}
 
-	var o edgerun.Origin
-	if origin == "s3" {
-		o.S3 = &edgerun.S3Origin{
-			AuthMethod:    "none",
-			CustomHeaders: edgerun.Headers{},
-			DomainName:    f.cfg.S3Bucket + ".s3." + f.cfg.S3Region + ".amazonaws.com",
-			Path:          "",
-			Region:        f.cfg.S3Region,
-		}
-	} else {
-		o.Custom = &edgerun.CustomOrigin{
-			CustomHeaders:    edgerun.Headers{},
-			DomainName:       f.cfg.GCSDomainName,
-			KeepaliveTimeout: 5,
-			Path:             "/" + f.cfg.GCSBucket,
-			Port:             443,
-			Protocol:         "https",
-			ReadTimeout:      30,
-			SSLProtocols:     []string{"TLSv1.2"},
-		}
-	}
+	o := f.origin(f.dist.Load(), origin)
 	requestID := randomID()
 	ev := edgerun.Event{Records: []edgerun.Record{{CF: edgerun.CF{
 		Config: edgerun.Config{

@@ -62,6 +62,14 @@ const (
 
 	S3Bucket  = "backtoorigin-local"
 	GCSBucket = "legacy-assets"
+
+	// SourceHMACSecret names the private source's key in the Secrets
+	// Manager stand-in (Options.PrivateSource): synthesize with
+	// sourceHmacSecret set to it.
+	SourceHMACSecret = "backtoorigin/source-hmac"
+	// OriginRequestFunction is the origin-request function's name as
+	// CloudFront reports it.
+	OriginRequestFunction = "us-east-1.BackToOriginEdge-OriginRequest"
 )
 
 // Options tune a run. Zero values are sensible defaults.
@@ -103,6 +111,18 @@ type Options struct {
 	// acknowledged; true leaves it undeleted, as if the DeleteMessage were
 	// lost, so SQS delivers it again after the visibility timeout.
 	LoseAck func(events.SQSMessage) bool
+	// PrivateSource, if set, replaces the GCS stand-in with a private
+	// S3-compatible source: a second versitygw, readable only with its key,
+	// whose key is the secret SourceHMACSecret in a Secrets Manager
+	// stand-in. The transfer function reads it (SOURCE_HMAC_SECRET_ARN), and
+	// so does the template's origin-request function, which the front runs
+	// from the synthesized bundle (Distribution from cfn.LoadApp). The
+	// template's source domain (sourceEndpoint) is what the edge functions
+	// see; requests go to the store on 127.0.0.1 with that Host.
+	PrivateSource bool
+	// OriginRequestKeyTTL, if set, is the origin-request function's key
+	// cache TTL, through its createHandler test hook (zero: as deployed).
+	OriginRequestKeyTTL time.Duration
 
 	// Logs receives the raw output of the edge handler and the transfer
 	// function (nil: discarded).
@@ -127,6 +147,11 @@ type Harness struct {
 	QueueURL           string
 	DeadLetterQueueURL string
 
+	// PrivateSource and Secrets are set with Options.PrivateSource (GCS is
+	// nil then).
+	PrivateSource *standin.S3Server
+	Secrets       *standin.SecretsManager
+
 	Tap    *sqstap.Tap      // SendMessage calls from the edge handler
 	Writes *proxy.S3Counter // object writes by the transfer function
 	Source *proxy.Switch    // the transfer function's road to GCS
@@ -137,6 +162,7 @@ type Harness struct {
 	S3Faults     *proxy.Faults
 
 	Edge          *edgerun.Runner
+	OriginRequest *edgerun.OriginRequestRunner // nil unless the template associates one
 	ViewerRequest *edgerun.Function
 	Instances     []*lambdart.Instance
 	Front         *front.Front
@@ -223,15 +249,26 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 
-	var gcsOpts standin.GCSOptions
-	if opts.GCSOnDisk {
-		gcsOpts.StorageRoot = filepath.Join(workDir, "gcs")
+	sourceURL, sourceDomain := "", GCSDomainName
+	if d := opts.Distribution; d != nil && d.SourceDomainName != "" {
+		sourceDomain = d.SourceDomainName
 	}
-	if h.GCS, err = standin.StartGCS(gcsOpts); err != nil {
-		return h, err
+	if opts.PrivateSource {
+		if sourceURL, err = h.startPrivateSource(ctx, workDir); err != nil {
+			return h, err
+		}
+	} else {
+		var gcsOpts standin.GCSOptions
+		if opts.GCSOnDisk {
+			gcsOpts.StorageRoot = filepath.Join(workDir, "gcs")
+		}
+		if h.GCS, err = standin.StartGCS(gcsOpts); err != nil {
+			return h, err
+		}
+		h.closers = append(h.closers, func() error { h.GCS.Close(); return nil })
+		h.GCS.CreateBucket(GCSBucket, false)
+		sourceURL = h.GCS.URL
 	}
-	h.closers = append(h.closers, func() error { h.GCS.Close(); return nil })
-	h.GCS.CreateBucket(GCSBucket, false)
 
 	h.S3Client = h.S3.Client()
 	if err := h.S3.CreateBucket(ctx, S3Bucket); err != nil {
@@ -267,15 +304,15 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
-	gcsURL, _ := url.Parse(h.GCS.URL)
-	sourceTarget := gcsURL.Host
+	srcURL, _ := url.Parse(sourceURL)
+	sourceTarget := srcURL.Host
 	if opts.Faults {
 		h.S3Faults = proxy.NewFaults(writesURL, proxy.S3Kind)
 		h.closers = append(h.closers, h.S3Faults.Close)
 		if writesURL, err = h.serve(h.S3Faults, "127.0.0.1:0"); err != nil {
 			return h, err
 		}
-		h.SourceFaults = proxy.NewFaults(h.GCS.URL, proxy.SourceKind)
+		h.SourceFaults = proxy.NewFaults(sourceURL, proxy.SourceKind)
 		h.closers = append(h.closers, h.SourceFaults.Close)
 		faultsURL, err := h.serve(h.SourceFaults, "127.0.0.1:0")
 		if err != nil {
@@ -294,7 +331,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		Settings: edgerun.Settings{
 			QueueName:        QueueName,
 			QueueRegion:      Region,
-			SourceDomainName: GCSDomainName,
+			SourceDomainName: sourceDomain,
 		},
 		Env: []string{
 			"AWS_ENDPOINT_URL_SQS=" + tapURL,
@@ -324,6 +361,29 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 			return h, err
 		}
 	}
+	var originRequest front.OriginRequest
+	if d := opts.Distribution; d != nil && d.OriginRequest != nil {
+		if h.Secrets == nil || d.OriginRequest.Bundle == "" {
+			return h, errors.New("the template associates an origin-request function: load it with cfn.LoadApp and start with PrivateSource")
+		}
+		h.OriginRequest, err = edgerun.StartOriginRequest(ctx, edgerun.OriginRequestOptions{
+			Bundle:  d.OriginRequest.Bundle,
+			Handler: d.OriginRequest.Handler,
+			EdgeDir: filepath.Join(root, "lambda", "edge"),
+			KeyTTL:  opts.OriginRequestKeyTTL,
+			Env: []string{
+				"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + h.Secrets.Endpoint,
+				"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+				"AWS_REGION=" + Region,
+			},
+			Logs: opts.Logs,
+		})
+		if err != nil {
+			return h, err
+		}
+		h.closers = append(h.closers, h.OriginRequest.Close)
+		originRequest = h.OriginRequest
+	}
 	var viewerRequest front.ViewerRequest
 	if functionFile != "" {
 		h.ViewerRequest, err = edgerun.StartFunction(ctx, edgerun.FunctionOptions{File: functionFile, Logs: opts.Logs})
@@ -350,6 +410,12 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		"AWS_DEFAULT_REGION=" + Region,
 		"AWS_LAMBDA_LOG_FORMAT=JSON",
 		"AWS_LAMBDA_LOG_LEVEL=INFO",
+	}
+	if opts.PrivateSource {
+		env = append(env,
+			"SOURCE_REGION="+h.PrivateSource.Region,
+			"SOURCE_HMAC_SECRET_ARN="+SourceHMACSecret,
+			"AWS_ENDPOINT_URL_SECRETS_MANAGER="+h.Secrets.Endpoint)
 	}
 	env = append(env, opts.TransferEnv...)
 	logs := &lineSplitter{out: opts.Logs, onJSON: opts.OnTransferLog}
@@ -396,15 +462,19 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		S3Credentials: aws.Credentials{
 			AccessKeyID: h.S3.AccessKeyID, SecretAccessKey: h.S3.SecretAccessKey, Source: "local",
 		},
-		GCSEndpoint:   h.GCS.URL,
+		GCSEndpoint:   sourceURL,
 		GCSBucket:     GCSBucket,
-		GCSDomainName: GCSDomainName,
+		GCSDomainName: sourceDomain,
 		ViewerRequest: viewerRequest,
-		Distribution:  opts.Distribution,
-		Edge:          h.Edge,
-		FunctionName:  EdgeFunctionName,
-		EdgeTimeout:   5 * time.Second, // the edge function's timeout in the stack
-		Observe:       opts.OnExchange,
+
+		OriginRequest:             originRequest,
+		OriginRequestFunctionName: OriginRequestFunction,
+
+		Distribution: opts.Distribution,
+		Edge:         h.Edge,
+		FunctionName: EdgeFunctionName,
+		EdgeTimeout:  5 * time.Second, // the edge function's timeout in the stack
+		Observe:      opts.OnExchange,
 	})
 	addr := opts.FrontAddr
 	if addr == "" {
@@ -414,6 +484,35 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	return h, nil
+}
+
+// startPrivateSource starts the private source and the Secrets Manager
+// stand-in holding its key, and returns the source's URL.
+func (h *Harness) startPrivateSource(ctx context.Context, workDir string) (string, error) {
+	dir := filepath.Join(workDir, "source")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("source data folder: %w", err)
+	}
+	var err error
+	if h.PrivateSource, err = standin.StartS3(ctx, dir); err != nil {
+		return "", err
+	}
+	h.closers = append(h.closers, h.PrivateSource.Close)
+	if err := h.PrivateSource.CreateBucket(ctx, GCSBucket); err != nil {
+		return "", err
+	}
+	if h.Secrets, err = standin.StartSecretsManager(); err != nil {
+		return "", err
+	}
+	h.closers = append(h.closers, h.Secrets.Close)
+	h.putSourceKey()
+	return h.PrivateSource.Endpoint, nil
+}
+
+// putSourceKey writes the private source's current key to the secret.
+func (h *Harness) putSourceKey() {
+	b, _ := json.Marshal(map[string]string{"accessKeyId": h.PrivateSource.AccessKeyID, "secretAccessKey": h.PrivateSource.SecretAccessKey})
+	h.Secrets.Put(SourceHMACSecret, string(b))
 }
 
 // Redeploy switches the front and the bucket to another synthesized
