@@ -79,6 +79,11 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 	}
 	if err != nil {
 		switch {
+		case isNoSuchUpload(err):
+			// The upload was completed or aborted under this copy: by a second
+			// copy of the key that joined it (a redelivery racing a slow
+			// invocation) or by a cleanup. The key decides which.
+			return e.uploadGone(ctx, key, uploadID, res, err)
 		case uploaded > 0 && shouldRetry(err):
 			// Progress was made: keep it and continue in a new invocation
 			// rather than letting SQS count this towards the dead-letter queue.
@@ -490,11 +495,27 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 	case isPreconditionFailed(err):
 		e.abort(ctx, key, uploadID) // S3 keeps the loser's upload; drop its parts
 		return OutcomeRaced, nil
-	case isNoSuchUpload(err):
-		// A retried complete whose first attempt succeeded finds no upload.
-		if exists, herr := e.destinationHas(ctx, key); herr == nil && exists {
-			return OutcomeRaced, nil
-		}
+	}
+	// A retried complete whose first attempt succeeded finds no upload, and
+	// a copy that joined the same upload can complete it first (S3 answers
+	// NoSuchUpload, versitygw also InternalError): if the key is there now,
+	// another write made it.
+	if exists, herr := e.destinationHas(ctx, key); herr == nil && exists {
+		return OutcomeRaced, nil
 	}
 	return "", fmt.Errorf("complete multipart upload %q: %w", key, err)
+}
+
+// uploadGone settles a copy whose upload vanished while it uploaded parts:
+// raced when the key exists now, else start over with a new upload.
+func (e *Engine) uploadGone(ctx context.Context, key, uploadID string, res Result, err error) (Result, error) {
+	exists, herr := e.destinationHas(ctx, key)
+	if herr != nil {
+		return res, fmt.Errorf("upload %s of %q is gone (%w); then %w", uploadID, key, err, herr)
+	}
+	if exists {
+		res.Outcome = OutcomeRaced
+		return res, nil
+	}
+	return res, fmt.Errorf("%w: upload %s of %q is gone: %w", errStartOver, uploadID, key, err)
 }
