@@ -364,8 +364,11 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 				mu.Unlock()
 				p, err := e.copyPart(workCtx, key, obj, uploadID, partSize, i, moved)
 				if err != nil {
-					if ctx.Err() == nil && context.Cause(workCtx) == context.DeadlineExceeded {
-						return // cancelled at the work deadline: the part is simply not done
+					// Cut at the work deadline: the part is simply not done. The
+					// invocation's own deadline may have passed too by the time a
+					// loaded machine gets here; that is still running out of time.
+					if context.Cause(workCtx) == context.DeadlineExceeded {
+						return
 					}
 					fail(err)
 					return
@@ -382,7 +385,7 @@ func (e *Engine) uploadParts(ctx context.Context, key string, obj SourceObject, 
 	if firstErr != nil {
 		return run, firstErr
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return run, err
 	}
 	for _, p := range parts {
