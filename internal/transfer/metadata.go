@@ -2,6 +2,29 @@ package transfer
 
 import "strings"
 
+// withoutAWSChunked drops the aws-chunked token from a Content-Encoding: it
+// frames a SigV4 streaming upload and is never the object's coding. S3 does
+// not store it nor return it, but some S3-compatible stores do (Ceph RGW
+// did until ceph/ceph#65219; versitygw v1.8.0 returns it for an object
+// uploaded with a checksum trailer), and copying it would tell viewers the
+// bytes are chunk-framed.
+func withoutAWSChunked(v *string) *string {
+	if v == nil {
+		return nil
+	}
+	var kept []string
+	for _, coding := range strings.Split(*v, ",") {
+		if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "aws-chunked") {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	joined := strings.Join(kept, ",")
+	return &joined
+}
+
 // SourceGenerationMetadataKey is the S3 user-metadata key (served as
 // x-amz-meta-source-generation) recording which source version was copied.
 const SourceGenerationMetadataKey = "source-generation"
@@ -31,6 +54,7 @@ func headersFor(obj SourceObject) objectHeaders {
 		ContentLanguage:    opt("Content-Language"),
 		Metadata:           map[string]string{},
 	}
+	out.ContentEncoding = withoutAWSChunked(out.ContentEncoding)
 	// Not transcoded (we accept gzip), so a gzip object reports its stored
 	// encoding here; keep it so S3 serves the same bytes with the same meaning.
 	if out.ContentEncoding == nil {

@@ -139,7 +139,7 @@ type Harness struct {
 	FrontURL string
 
 	S3        *standin.S3Server
-	S3Client  *s3.Client
+	S3Client  *s3.Client // through the S3-like proxy, as every other S3 client here
 	GCS       *standin.GCS
 	SQS       *standin.SQSServer
 	SQSClient *sqs.Client
@@ -298,6 +298,9 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err != nil {
 		return h, err
 	}
+	// The tests read S3 the way everything else does: through the proxy that
+	// makes versitygw answer as S3 would.
+	h.S3Client = h.S3.Client(func(o *s3.Options) { o.BaseEndpoint = aws.String(s3Endpoint) })
 	s3URL, _ := url.Parse(s3Endpoint)
 	h.Writes = proxy.NewS3Counter(s3URL, S3Bucket)
 	writesURL, err := h.serve(h.Writes, "127.0.0.1:0")

@@ -27,7 +27,30 @@ func NewS3PlusAsSpace(target *url.URL) *S3PlusAsSpace {
 	// Bytes as they come: Go's transport would otherwise ask for gzip and
 	// decompress a gzip-stored object on the way.
 	p.Transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true}
+	p.ModifyResponse = dropAWSChunked
 	return &S3PlusAsSpace{proxy: p}
+}
+
+// dropAWSChunked imitates S3 in one more way: the aws-chunked coding of a
+// streaming upload (the engine's checksum trailer) is not stored with the
+// object, so S3 never returns it (ceph/ceph#65219 quotes S3's docs on it);
+// versitygw v1.8.0 stores and returns it as the object's Content-Encoding.
+func dropAWSChunked(resp *http.Response) error {
+	v := resp.Header.Values("Content-Encoding")
+	if len(v) == 0 {
+		return nil
+	}
+	var kept []string
+	for _, coding := range strings.Split(strings.Join(v, ","), ",") {
+		if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "aws-chunked") {
+			kept = append(kept, c)
+		}
+	}
+	resp.Header.Del("Content-Encoding")
+	if len(kept) > 0 {
+		resp.Header.Set("Content-Encoding", strings.Join(kept, ","))
+	}
+	return nil
 }
 
 func (s *S3PlusAsSpace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
