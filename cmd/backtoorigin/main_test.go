@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -363,5 +366,57 @@ func TestBadInputIsExitTwoWithAClearMessage(t *testing.T) {
 	r = cli(t, append([]string{"verify"}, w.localFlags()...)...)
 	if r.code != exitUsage || !strings.Contains(r.stderr, "no AWS credentials") {
 		t.Fatalf("no credentials: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// fakeCloudFormation answers DescribeStacks for one stack, as CloudFormation's
+// query protocol does; any other stack name does not exist.
+func fakeCloudFormation(t *testing.T, stack string, outputs, params map[string]string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.Form.Get("Action") != "DescribeStacks" {
+			http.Error(rw, "unexpected action", http.StatusBadRequest)
+			return
+		}
+		rw.Header().Set("Content-Type", "text/xml")
+		if name := r.Form.Get("StackName"); name != stack {
+			rw.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(rw, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>`, name)
+			return
+		}
+		members := func(kind string, m map[string]string) string {
+			var b strings.Builder
+			for k, v := range m {
+				fmt.Fprintf(&b, "<member><%sKey>%s</%sKey><%sValue>%s</%sValue></member>", kind, k, kind, kind, v, kind)
+			}
+			return b.String()
+		}
+		fmt.Fprintf(rw, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
+<StackName>%s</StackName><StackId>id</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>UPDATE_COMPLETE</StackStatus>
+<Parameters>%s</Parameters><Outputs>%s</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+			stack, members("Parameter", params), members("Output", outputs))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestTheStackOutputsNameTheBucketsAndQueues(t *testing.T) {
+	w := newWorld(t)
+	w.putSource("only/at/source", "x")
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", fakeCloudFormation(t, "BackToOrigin",
+		map[string]string{"BucketName": dstBucket, "TransferQueueUrl": w.queueURL, "DeadLetterQueueUrl": w.queueURL, "DistributionId": "E123"},
+		map[string]string{"gcsBucketName": srcBucket}))
+
+	r := cli(t, "backfill", "--source-endpoint", w.gcs.URL, "--json")
+	if r.code != exitDone || !strings.Contains(r.stdout, `"objects": 1`) {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := w.received(); len(got["only/at/source"]) != 1 {
+		t.Fatalf("queued %v", got)
+	}
+	r = cli(t, "verify", "--stack", "BackToOrign", "--source-endpoint", w.gcs.URL)
+	if r.code != exitUsage || !strings.Contains(r.stderr, `stack "BackToOrign" does not exist`) {
+		t.Fatalf("unknown stack: exit %d\n%s", r.code, r.stderr)
 	}
 }
