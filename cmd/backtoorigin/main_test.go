@@ -420,3 +420,39 @@ func TestTheStackOutputsNameTheBucketsAndQueues(t *testing.T) {
 		t.Fatalf("unknown stack: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestBackfillRefreshQueuesOnlyThisSystemsStaleCopies(t *testing.T) {
+	w := newWorld(t)
+	w.mixed()
+	etags := map[string]string{}
+	for _, k := range []string{"c/size", "d/gen"} {
+		head, err := w.s3c.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(dstBucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		etags[k] = aws.ToString(head.ETag)
+	}
+	r := cli(t, append([]string{"backfill", "--refresh", "--json"}, w.localFlags()...)...)
+	if r.code != exitDone {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "not replaced: f/foreign") {
+		t.Fatalf("the foreign object is not reported:\n%s", r.stderr)
+	}
+	got := w.received()
+	if len(got) != 3 || len(got["b/missing"]) != 1 || len(got["c/size"]) != 1 || len(got["d/gen"]) != 1 {
+		t.Fatalf("queued %v, want b/missing, c/size, d/gen", got)
+	}
+	for k, etag := range etags {
+		msg, _ := transfer.ParseMessage(aws.ToString(got[k][0].Body))
+		if msg.Refresh == nil || msg.Refresh.ETag != etag {
+			t.Fatalf("%s: refresh %+v, want If-Match %s", k, msg.Refresh, etag)
+		}
+		if got[k][0].Attributes["MessageGroupId"] != transfer.KeyHash(k) {
+			t.Fatalf("%s: group %v", k, got[k][0].Attributes)
+		}
+	}
+	if msg, _ := transfer.ParseMessage(aws.ToString(got["b/missing"][0].Body)); msg.Refresh != nil {
+		t.Fatalf("the missing key's message asks for a refresh")
+	}
+}
