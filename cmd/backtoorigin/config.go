@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/backtoorigin/backtoorigin/internal/migrate"
@@ -175,6 +176,15 @@ func inputError(err error) error {
 	var se *migrate.StatusError
 	if errors.As(err, &se) && (se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusForbidden) {
 		return usageError{err}
+	}
+	return err
+}
+
+// queueError names a queue that does not exist as such.
+func queueError(err error) error {
+	var missing *sqstypes.QueueDoesNotExist
+	if errors.As(err, &missing) || strings.Contains(err.Error(), "NonExistentQueue") {
+		return fmt.Errorf("%w: %v", migrate.ErrNoQueue, err)
 	}
 	return err
 }

@@ -456,3 +456,28 @@ func TestBackfillRefreshQueuesOnlyThisSystemsStaleCopies(t *testing.T) {
 		t.Fatalf("the missing key's message asks for a refresh")
 	}
 }
+
+func TestRedriveShowsWhatItMovesAndExitsOneForWhatStays(t *testing.T) {
+	w := newWorld(t)
+	dlq, err := w.sqs.CreateQueue(w.ctx, "dlq.fifo", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.sqs.Client()
+	for i, body := range []string{
+		`{"reason":"no part finished","messageId":"m1","body":"{\"v\":1,\"key\":\"big.bin\"}"}`,
+		`{"reason":"invalid JSON","messageId":"m2","body":"{oops"}`,
+	} {
+		if _, err := c.SendMessage(w.ctx, &sqs.SendMessageInput{QueueUrl: &dlq, MessageBody: aws.String(body),
+			MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := cli(t, "redrive", "--queue-url", w.queueURL, "--dlq-url", dlq)
+	if r.code != exitDifferences || !strings.Contains(r.stdout, "moved      big.bin (dead-lettered for: no part finished)") || !strings.Contains(r.stdout, "moved 1, kept 1") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := w.received(); len(got["big.bin"]) != 1 {
+		t.Fatalf("transfer queue: %v", got)
+	}
+}
