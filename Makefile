@@ -47,6 +47,10 @@ bench-tools: tools $(TOOLS)/bin/minio
 build: ## Build the transfer Lambda (linux/arm64) into build/transfer/bootstrap
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/transfer/bootstrap ./lambda/transfer
 
+.PHONY: cli
+cli: ## Build the backtoorigin command (verify, backfill, redrive) into build/backtoorigin
+	go build -trimpath -o build/backtoorigin ./cmd/backtoorigin
+
 .PHONY: synth
 synth: build $(CDK) ## Synthesize both stacks into cdk.out (no AWS credentials needed)
 	$(CDK) synth --quiet
