@@ -107,11 +107,7 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 		}
 		fmt.Fprintf(stderr, "checkpoint: %s\n", opts.Checkpoint)
 	}
-	ranges, err := migrate.PlanRanges(ps, t.ranges)
-	if err != nil {
-		return badInput("%v", err)
-	}
-	p := newProgress(stderr, "backfill", int64(len(ranges)))
+	p := newProgress(stderr, "backfill", -1)
 	verb := "queued"
 	if o.dryRun {
 		verb = "to queue"
@@ -124,6 +120,7 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 		if bp.Waiting {
 			line += fmt.Sprintf(" (waiting: queue at --max-queued %d)", o.maxQueued)
 		}
+		p.steps(int64(bp.Ranges))
 		p.show(int64(bp.RangesDone), line)
 	}
 	opts.OnForeign = func(e migrate.Entry) {

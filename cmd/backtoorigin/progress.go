@@ -51,6 +51,15 @@ func (p *progress) rate(n int64) float64 {
 	return float64(n) / s
 }
 
+// steps sets the number of steps once it is known.
+func (p *progress) steps(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil && p.bar.GetMax64() != n {
+		p.bar.ChangeMax64(n)
+	}
+}
+
 // keys shows a count of keys (verify).
 func (p *progress) keys(n int64, verb string) {
 	p.show(-1, fmt.Sprintf("%d keys %s (%.0f keys/s)", n, verb, p.rate(n)))

@@ -99,30 +99,37 @@ func Backfill(ctx context.Context, s *Sides, opts BackfillOptions) (BackfillSumm
 	if opts.DepthPoll <= 0 {
 		opts.DepthPoll = 2 * time.Second
 	}
-	ranges, err := PlanRanges(opts.Prefixes, opts.Ranges)
-	if err != nil {
-		return BackfillSummary{}, err
-	}
-	b := &backfill{s: s, opts: opts, ranges: ranges}
+	plan := func() ([]Range, error) { return PlanRanges(ctx, s.Source, opts.Prefixes, opts.Ranges) }
+	b := &backfill{s: s, opts: opts}
 	if opts.Rate > 0 {
 		b.limit = rate.NewLimiter(rate.Limit(opts.Rate), max(maxBatch, int(opts.Rate)))
 	}
 	if !opts.DryRun && opts.Checkpoint != "" {
-		var resumed bool
-		b.cp, resumed, err = openCheckpoint(opts.Checkpoint, b.fingerprint(), ranges)
+		var (
+			resumed bool
+			err     error
+		)
+		b.cp, resumed, err = openCheckpoint(opts.Checkpoint, b.fingerprint(), plan)
 		if err != nil {
 			return BackfillSummary{}, err
 		}
+		b.ranges = b.cp.ranges()
 		b.queued.restore(b.cp.Queued)
 		b.refreshed.restore(b.cp.Refreshed)
 		b.resumed = resumed
+	}
+	if b.ranges == nil {
+		var err error
+		if b.ranges, err = plan(); err != nil {
+			return BackfillSummary{}, err
+		}
 	}
 	if !opts.DryRun {
 		if _, err := b.depth(ctx); err != nil { // a missing queue fails now, not mid-listing
 			return BackfillSummary{}, err
 		}
 	}
-	err = forRanges(ctx, ranges, opts.Ranges, b.runRange)
+	err := forRanges(ctx, b.ranges, opts.Ranges, b.runRange)
 	b.report(true)
 	sum := b.summary(start)
 	if err != nil {
@@ -371,9 +378,6 @@ func (b *backfill) count(p pending) {
 	} else {
 		b.queued.add(p.entry.Source.Size)
 	}
-	b.depthMu.Lock()
-	b.sinceDepth++
-	b.depthMu.Unlock()
 }
 
 // ErrNoQueue: the queue URL names no queue.
@@ -424,7 +428,12 @@ func (b *backfill) waitForRoom(ctx context.Context, n int) error {
 			b.depthMu.Unlock()
 		}
 		b.depthMu.Lock()
+		// Reserved under the lock: ranges sending at once cannot together
+		// pass the bound.
 		room := b.lastDepth+b.sinceDepth+n <= b.opts.MaxQueued
+		if room {
+			b.sinceDepth += n
+		}
 		b.depthMu.Unlock()
 		if room {
 			b.waiting.Store(false)

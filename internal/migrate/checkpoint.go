@@ -40,15 +40,16 @@ const checkpointVersion = 1
 var ErrCheckpointMismatch = errors.New("checkpoint belongs to a different backfill")
 
 // openCheckpoint loads the checkpoint at path if it exists and matches
-// fingerprint, or starts a new one over ranges.
-func openCheckpoint(path, fingerprint string, ranges []Range) (*Checkpoint, bool, error) {
+// fingerprint (a resumed backfill keeps the ranges it was planned with),
+// or starts a new one over the ranges plan returns.
+func openCheckpoint(path, fingerprint string, plan func() ([]Range, error)) (*Checkpoint, bool, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		var c Checkpoint
 		if err := json.Unmarshal(b, &c); err != nil {
 			return nil, false, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
-		if c.V != checkpointVersion || c.Fingerprint != fingerprint || len(c.Ranges) != len(ranges) {
+		if c.V != checkpointVersion || c.Fingerprint != fingerprint || len(c.Ranges) == 0 {
 			return nil, false, fmt.Errorf("%s: %w (other buckets, queue, prefixes or options); delete it or pass --restart", path, ErrCheckpointMismatch)
 		}
 		c.path = path
@@ -56,6 +57,10 @@ func openCheckpoint(path, fingerprint string, ranges []Range) (*Checkpoint, bool
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("checkpoint: %w", err)
+	}
+	ranges, err := plan()
+	if err != nil {
+		return nil, false, err
 	}
 	c := &Checkpoint{V: checkpointVersion, Fingerprint: fingerprint, path: path}
 	for _, r := range ranges {
@@ -77,6 +82,17 @@ func (c *Checkpoint) advance(i int, key string, done bool, queued, refreshed Tal
 	c.Ranges[i].Done = c.Ranges[i].Done || done
 	c.Queued, c.Refreshed = queued, refreshed
 	return c.save()
+}
+
+// ranges are the planned ranges.
+func (c *Checkpoint) ranges() []Range {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Range, len(c.Ranges))
+	for i, r := range c.Ranges {
+		out[i] = r.Range
+	}
+	return out
 }
 
 // resumeRange is where range i continues from.

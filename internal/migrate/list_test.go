@@ -60,10 +60,10 @@ func TestRangesPartitionEachPrefixExactlyOnce(t *testing.T) {
 }
 
 func TestPlanRangesRefusesOverlappingPrefixes(t *testing.T) {
-	if _, err := PlanRanges([]string{"img/", "img/thumbs/"}, 4); !errors.Is(err, ErrBadPrefixes) {
+	if _, err := PlanRanges(context.Background(), onePage{}, []string{"img/", "img/thumbs/"}, 4); !errors.Is(err, ErrBadPrefixes) {
 		t.Fatalf("overlapping prefixes: %v", err)
 	}
-	rs, err := PlanRanges([]string{"b/", "a/", "b/"}, 2)
+	rs, err := PlanRanges(context.Background(), onePage{}, []string{"b/", "a/", "b/"}, 2)
 	if err != nil || len(rs) != 4 || rs[0].Prefix != "a/" || rs[3].Prefix != "b/" {
 		t.Fatalf("ranges %+v, %v", rs, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,10 @@ func (l *XMLLister) Name() string { return "source gs://" + l.Bucket }
 type xmlListResult struct {
 	IsTruncated           bool   `xml:"IsTruncated"`
 	NextContinuationToken string `xml:"NextContinuationToken"`
-	Contents              []struct {
+	CommonPrefixes        []struct {
+		Prefix string `xml:"Prefix"`
+	} `xml:"CommonPrefixes"`
+	Contents []struct {
 		Key          string `xml:"Key"`
 		Generation   string `xml:"Generation"`
 		LastModified string `xml:"LastModified"`
@@ -62,54 +66,16 @@ func (l *XMLLister) ListPage(ctx context.Context, prefix, startAfter, token stri
 	} else if startAfter != "" {
 		q.Set("start-after", startAfter)
 	}
-	u, err := url.Parse(strings.TrimSuffix(l.Endpoint, "/") + "/" + url.PathEscape(l.Bucket))
-	if err != nil {
-		return nil, "", fmt.Errorf("source endpoint %q: %w", l.Endpoint, err)
-	}
-	// SigV4 wants the query sorted and %20 for spaces, as Encode then fixes.
-	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	res, err := l.get(ctx, q)
 	if err != nil {
 		return nil, "", err
-	}
-	if l.Credentials != nil {
-		creds, err := l.Credentials.Retrieve(ctx)
-		if err != nil {
-			return nil, "", fmt.Errorf("source credentials: %w", err)
-		}
-		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-		region := l.Region
-		if region == "" {
-			region = "auto"
-		}
-		if err := signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", region, time.Now()); err != nil {
-			return nil, "", fmt.Errorf("sign listing: %w", err)
-		}
-	}
-	client := l.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, "", &StatusError{Op: "list gs://" + l.Bucket, StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(body))}
-	}
-	var res xmlListResult
-	if err := xml.NewDecoder(resp.Body).Decode(&res); err != nil {
-		return nil, "", fmt.Errorf("decode listing of %s: %w", l.Bucket, err)
 	}
 	objs := make([]Object, 0, len(res.Contents))
 	for _, c := range res.Contents {
 		// No encoding-type=url: a server that ignores it (fake-gcs-server)
 		// would send raw keys, and decoding those would turn a '+' into a space.
-		key := c.Key
 		modified, _ := time.Parse(time.RFC3339, c.LastModified)
-		objs = append(objs, Object{Key: key, Size: c.Size, Generation: c.Generation, LastModified: modified, ETag: c.ETag})
+		objs = append(objs, Object{Key: c.Key, Size: c.Size, Generation: c.Generation, LastModified: modified, ETag: c.ETag})
 	}
 	next := ""
 	if res.IsTruncated {
@@ -119,6 +85,72 @@ func (l *XMLLister) ListPage(ctx context.Context, prefix, startAfter, token stri
 		}
 	}
 	return objs, next, nil
+}
+
+// ListChildren implements ChildLister: one delimiter listing page.
+func (l *XMLLister) ListChildren(ctx context.Context, prefix string, max int) ([]string, error) {
+	q := url.Values{"list-type": {"2"}, "max-keys": {strconv.Itoa(max)}, "delimiter": {"/"}}
+	if prefix != "" {
+		q.Set("prefix", prefix)
+	}
+	res, err := l.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var children []string
+	for _, p := range res.CommonPrefixes {
+		children = append(children, p.Prefix)
+	}
+	for _, c := range res.Contents {
+		children = append(children, c.Key)
+	}
+	slices.Sort(children)
+	return children, nil
+}
+
+func (l *XMLLister) get(ctx context.Context, q url.Values) (*xmlListResult, error) {
+	u, err := url.Parse(strings.TrimSuffix(l.Endpoint, "/") + "/" + url.PathEscape(l.Bucket))
+	if err != nil {
+		return nil, fmt.Errorf("source endpoint %q: %w", l.Endpoint, err)
+	}
+	// SigV4 wants the query sorted and %20 for spaces, as Encode then fixes.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if l.Credentials != nil {
+		creds, err := l.Credentials.Retrieve(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("source credentials: %w", err)
+		}
+		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+		region := l.Region
+		if region == "" {
+			region = "auto"
+		}
+		if err := signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", region, time.Now()); err != nil {
+			return nil, fmt.Errorf("sign listing: %w", err)
+		}
+	}
+	client := l.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, &StatusError{Op: "list gs://" + l.Bucket, StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	}
+	var res xmlListResult
+	if err := xml.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, fmt.Errorf("decode listing of %s: %w", l.Bucket, err)
+	}
+	return &res, nil
 }
 
 // StatusError is an unexpected HTTP status from a listing.

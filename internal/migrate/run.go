@@ -19,9 +19,13 @@ const DefaultRanges = 16
 // ErrBadPrefixes: two prefixes overlap, so a key would be counted twice.
 var ErrBadPrefixes = errors.New("prefixes overlap")
 
-// PlanRanges cuts each prefix into n ranges, in key order. An empty list
-// means the whole bucket.
-func PlanRanges(prefixes []string, n int) ([]Range, error) {
+// PlanRanges cuts each prefix into about n ranges, in key order (an empty
+// list means the whole bucket). Where the source can say which
+// "directories" a prefix holds (ChildLister, one listing call), the cuts
+// fall between them, in groups of about equal numbers of children; a
+// prefix holding a single directory is looked into; otherwise the cuts
+// fall at the character after the prefix.
+func PlanRanges(ctx context.Context, src Lister, prefixes []string, n int) ([]Range, error) {
 	if len(prefixes) == 0 {
 		prefixes = []string{""}
 	}
@@ -35,9 +39,55 @@ func PlanRanges(prefixes []string, n int) ([]Range, error) {
 	}
 	var ranges []Range
 	for _, p := range sorted {
-		ranges = append(ranges, SplitRanges(p, n)...)
+		rs, err := planPrefix(ctx, src, p, max(n, 1))
+		if err != nil {
+			return nil, err
+		}
+		ranges = append(ranges, rs...)
 	}
 	return ranges, nil
+}
+
+// ChildLister lists the entries one level below a prefix: the common
+// prefixes up to the next "/" and the keys without one, in key order.
+type ChildLister interface {
+	ListChildren(ctx context.Context, prefix string, max int) (children []string, err error)
+}
+
+// maxChildren is one listing page.
+const maxChildren = 1000
+
+func planPrefix(ctx context.Context, src Lister, prefix string, n int) ([]Range, error) {
+	cl, ok := src.(ChildLister)
+	if !ok || n == 1 {
+		return SplitRanges(prefix, n), nil
+	}
+	at := prefix
+	for depth := 0; depth < 3; depth++ {
+		children, err := cl.ListChildren(ctx, at, maxChildren)
+		if err != nil {
+			return nil, fmt.Errorf("plan the ranges of %q: %w", prefix, err)
+		}
+		switch {
+		case len(children) == 1 && strings.HasSuffix(children[0], "/"):
+			at = children[0] // a single directory: its children are the spread
+			continue
+		case len(children) < 2:
+			return SplitRanges(prefix, n), nil
+		}
+		parts := min(n, len(children))
+		ranges := make([]Range, 0, parts)
+		after := ""
+		for i := 1; i < parts; i++ {
+			// A directory's keys sort after its name, so cutting at the
+			// name keeps each directory whole in the next range.
+			bound := children[i*len(children)/parts]
+			ranges = append(ranges, Range{Prefix: prefix, After: after, Through: bound})
+			after = bound
+		}
+		return append(ranges, Range{Prefix: prefix, After: after}), nil
+	}
+	return SplitRanges(prefix, n), nil
 }
 
 // Tally counts objects and their bytes.

@@ -131,12 +131,12 @@ func newBackfillWorld(t *testing.T, n int) *backfillWorld {
 // batches the way Ctrl-C does (the context is cancelled mid-backfill).
 type recordingQueue struct {
 	Queue
-	mu         sync.Mutex
-	sent       []string
-	batches    int
-	stopAfter  int
-	cancel     context.CancelFunc
-	failBefore bool // fail the batch instead of sending it once stopAfter is reached
+	mu        sync.Mutex
+	sent      []string
+	batches   int
+	stopAfter int
+	cancel    context.CancelFunc
+	inFlight  sync.WaitGroup
 }
 
 func (q *recordingQueue) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
@@ -145,10 +145,13 @@ func (q *recordingQueue) SendMessageBatch(ctx context.Context, in *sqs.SendMessa
 	stop := q.stopAfter > 0 && q.batches > q.stopAfter
 	q.mu.Unlock()
 	if stop {
+		q.inFlight.Wait() // the batches before this one reach SQS, then Ctrl-C
 		q.cancel()
 		return nil, context.Canceled
 	}
-	out, err := q.Queue.SendMessageBatch(ctx, in, opts...)
+	q.inFlight.Add(1)
+	defer q.inFlight.Done()
+	out, err := q.Queue.SendMessageBatch(context.WithoutCancel(ctx), in, opts...)
 	if err == nil {
 		q.mu.Lock()
 		for _, e := range in.Entries {
@@ -268,5 +271,52 @@ func TestBackfillKeepsTheQueueUnderMaxQueued(t *testing.T) {
 	}
 	if peak.Load() > maxQueued {
 		t.Fatalf("queue depth reached %d, bound %d", peak.Load(), maxQueued)
+	}
+}
+
+// The ranges follow the bucket's directories (one delimiter listing),
+// looking into a prefix that holds a single directory, and still list
+// every key exactly once.
+func TestPlannedRangesFollowTheDirectoriesAndCoverEveryKey(t *testing.T) {
+	ctx := context.Background()
+	gcs := standin.NewGCS(t)
+	gcs.CreateBucket("src", false)
+	var keys []string
+	for d := range 40 {
+		for i := range 3 {
+			keys = append(keys, fmt.Sprintf("assets/%02x/%d.jpg", d*6, i))
+		}
+	}
+	keys = append(keys, "assets/\u00fc.txt", "assets/top.txt")
+	slices.Sort(keys)
+	for _, k := range keys {
+		gcs.MustPutObject(t, standin.GCSObject{Bucket: "src", Key: k, Content: []byte("x")})
+	}
+	src := &XMLLister{Endpoint: gcs.URL, Bucket: "src"}
+	ranges, err := PlanRanges(ctx, src, nil, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ranges) != 8 || ranges[1].Through == "" || !strings.HasPrefix(ranges[1].Through, "assets/") {
+		t.Fatalf("ranges %+v: want 8 cut between the directories under assets/", ranges)
+	}
+	var got []string
+	perRange := map[int]int{}
+	for i, r := range ranges {
+		for o, err := range List(ctx, src, r, 1000) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, o.Key)
+			perRange[i]++
+		}
+	}
+	if !slices.Equal(got, keys) {
+		t.Fatalf("listed %d keys over the ranges, want each of %d once", len(got), len(keys))
+	}
+	for i := range ranges {
+		if perRange[i] < len(keys)/16 {
+			t.Fatalf("range %d holds %d of %d keys: the cuts do not spread them", i, perRange[i], len(keys))
+		}
 	}
 }

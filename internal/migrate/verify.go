@@ -84,7 +84,7 @@ func Verify(ctx context.Context, s *Sides, opts VerifyOptions) (VerifySummary, e
 	if opts.Ranges <= 0 {
 		opts.Ranges = DefaultRanges
 	}
-	ranges, err := PlanRanges(opts.Prefixes, opts.Ranges)
+	ranges, err := PlanRanges(ctx, s.Source, opts.Prefixes, opts.Ranges)
 	if err != nil {
 		return VerifySummary{}, err
 	}
