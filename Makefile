@@ -88,7 +88,7 @@ lint: ## go vet and gofmt
 
 # ---- bench and demo ------------------------------------------------------------------------
 .PHONY: bench
-bench: bench-edge bench-transfer ## Both benchmarks: edge handler latency, copy throughput vs rclone and the ceiling
+bench: bench-edge bench-transfer bench-list ## Every benchmark: edge handler latency, copy throughput and list + diff vs rclone and the ceiling
 
 .PHONY: bench-edge
 bench-edge: lambda/edge/node_modules
@@ -98,6 +98,11 @@ bench-edge: lambda/edge/node_modules
 .PHONY: bench-transfer
 bench-transfer: bench-tools
 	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: bench-list
+bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone check --one-way and the bare listings
+	@command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; } || { echo "the benchmark needs rclone 1.60 (Debian): apt-get install -y rclone"; exit 1; }
+	env -u AWS_CA_BUNDLE go run ./bench/listdiff $(BENCH_LIST_FLAGS)
 
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
