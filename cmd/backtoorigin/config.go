@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -55,10 +56,11 @@ func (t *target) flags(fs *flag.FlagSet) {
 
 // clients are the AWS and source clients a command uses.
 type clients struct {
-	s3     *s3.Client
-	sqs    *sqs.Client
-	source *transfer.Source
-	lister *migrate.XMLLister
+	s3         *s3.Client
+	sqs        *sqs.Client
+	cloudwatch *cloudwatch.Client
+	source     *transfer.Source
+	lister     *migrate.XMLLister
 }
 
 // ErrNoCredentials: the SDK's default chain found no credentials.
@@ -104,7 +106,8 @@ func (t *target) resolve(ctx context.Context, need ...string) (*clients, error) 
 			// Stand-ins and most S3-compatible servers have no per-bucket DNS.
 			o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 		}),
-		sqs: sqs.NewFromConfig(cfg),
+		sqs:        sqs.NewFromConfig(cfg),
+		cloudwatch: cloudwatch.NewFromConfig(cfg),
 	}
 	var sourceCreds aws.CredentialsProvider
 	if id, secret := os.Getenv(envHMACKeyID), os.Getenv(envHMACSecret); id != "" || secret != "" {

@@ -6,6 +6,7 @@
 //	backtoorigin verify   [--prefix P] [--deep] [--report FILE]
 //	backtoorigin backfill [--prefix P]... [--dry-run] [--refresh] [--rate N] [--max-queued N]
 //	backtoorigin redrive  [--dry-run] [--max N]
+//	backtoorigin status
 //
 // Data goes to stdout (--json for scripts), progress and logs to stderr.
 // Exit status: 0 done (verify: complete and identical), 1 differences
@@ -49,6 +50,7 @@ var commands = []command{
 	{"verify", "compare the source and S3: missing, stale and extra keys (exit 0 only when complete and identical)", runVerify},
 	{"backfill", "queue every source key missing in S3 (--refresh: and changed ones) for the transfer function", runBackfill},
 	{"redrive", "move dead-lettered messages back to the transfer queue", runRedrive},
+	{"status", "copies in the last hour and day, failures, queue and dead-letter depth, when the queue drains", runStatus},
 }
 
 func usage(w io.Writer) {

@@ -349,6 +349,10 @@ func TestBadInputIsExitTwoWithAClearMessage(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "does not exist") {
 		t.Fatalf("missing queue: exit %d\n%s", r.code, r.stderr)
 	}
+	r = cli(t, "status", "--queue-url", w.sqs.Endpoint+"/000000000000/nope.fifo", "--dlq-url", w.queueURL)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("status of a missing queue: exit %d\n%s", r.code, r.stderr)
+	}
 	r = cli(t, "verify", "--bogus")
 	if r.code != exitUsage {
 		t.Fatalf("unknown flag: exit %d", r.code)
