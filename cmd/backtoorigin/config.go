@@ -59,6 +59,7 @@ type clients struct {
 	s3         *s3.Client
 	sqs        *sqs.Client
 	cloudwatch *cloudwatch.Client
+	config     aws.Config
 	source     *transfer.Source
 	lister     *migrate.XMLLister
 }
@@ -108,6 +109,7 @@ func (t *target) resolve(ctx context.Context, need ...string) (*clients, error) 
 		}),
 		sqs:        sqs.NewFromConfig(cfg),
 		cloudwatch: cloudwatch.NewFromConfig(cfg),
+		config:     cfg,
 	}
 	var sourceCreds aws.CredentialsProvider
 	if id, secret := os.Getenv(envHMACKeyID), os.Getenv(envHMACSecret); id != "" || secret != "" {

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
 	"github.com/backtoorigin/backtoorigin/internal/migrate"
 )
@@ -15,6 +18,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var t target
 	t.flags(fs)
+	edgeRegions := fs.String("edge-regions", strings.Join(migrate.EdgeRegions, ","), "regions asked for the edge function's OriginFetches metric (it records where CloudFront fetched from an origin)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: backtoorigin status [flags]")
 		fmt.Fprintln(fs.Output(), "\nObjects and bytes copied in the last hour and day and the other outcomes (the transfer\nfunction's CloudWatch metrics), the transfer queue's depth and oldest message, the dead-letter\nqueue's depth, and when the queue drains at the last hour's rate (while a backfill runs).")
@@ -23,15 +27,21 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ok, code := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	return exitFor(ctx, stderr, "status", status(ctx, &t, stdout))
+	return exitFor(ctx, stderr, "status", status(ctx, &t, strings.Split(*edgeRegions, ","), stdout, stderr))
 }
 
-func status(ctx context.Context, t *target, stdout io.Writer) error {
+func status(ctx context.Context, t *target, edgeRegions []string, stdout, stderr io.Writer) error {
 	c, err := t.resolve(ctx, "queue", "dlq")
 	if err != nil {
 		return err
 	}
-	st, err := migrate.ReadStatus(ctx, migrate.StatusOptions{Metrics: c.cloudwatch, Queue: c.sqs, QueueURL: t.queueURL, DLQURL: t.dlqURL})
+	edge := map[string]migrate.MetricsAPI{}
+	for _, r := range edgeRegions {
+		if r = strings.TrimSpace(r); r != "" {
+			edge[r] = cloudwatch.NewFromConfig(c.config, func(o *cloudwatch.Options) { o.Region = r })
+		}
+	}
+	st, err := migrate.ReadStatus(ctx, migrate.StatusOptions{Metrics: c.cloudwatch, Queue: c.sqs, QueueURL: t.queueURL, DLQURL: t.dlqURL, EdgeMetrics: edge})
 	if err != nil {
 		return inputError(queueError(err))
 	}
@@ -53,6 +63,15 @@ func status(ctx context.Context, t *target, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "dead-letter queue  %10d messages\n", st.DeadLetter.Total())
+	if share := st.S3Share(); share != nil {
+		fmt.Fprintf(stdout, "origin fetches, last day: S3 %d (%.1f%%), GCS %d (recorded in %s)\n",
+			st.Fetches["S3"], *share*100, st.Fetches["GCS"], strings.Join(st.FetchRegions, ", "))
+	} else {
+		fmt.Fprintln(stdout, "origin fetches, last day: none recorded")
+	}
+	for _, e := range st.FetchErrors {
+		fmt.Fprintf(stderr, "origin fetches not read in %s\n", e)
+	}
 	if st.DrainSeconds != nil && st.Queue.Total() > 0 {
 		fmt.Fprintf(stdout, "queue drains in about %s at the last hour's rate\n", (time.Duration(*st.DrainSeconds) * time.Second).Round(time.Second))
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +37,20 @@ type StatusOptions struct {
 	QueueURL string
 	DLQURL   string
 	Now      time.Time // default time.Now()
+	// EdgeMetrics, by region, read the edge handler's OriginFetches: it
+	// runs, and logs, wherever CloudFront fetched from an origin, so every
+	// region where that can be is asked.
+	EdgeMetrics map[string]MetricsAPI
+}
+
+// EdgeRegions are where the origin-response function can run and record
+// its metric: the regions of CloudFront's regional edge caches (which
+// include every Origin Shield region).
+var EdgeRegions = []string{
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+	"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+	"ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+	"me-central-1", "af-south-1",
 }
 
 // Status is how the migration is going.
@@ -53,6 +69,25 @@ type Status struct {
 	// DrainSeconds estimates when the transfer queue is empty at the last
 	// hour's copy rate (nil without copies in the last hour).
 	DrainSeconds *float64 `json:"drainSeconds,omitempty"`
+	// Fetches counts the last day's origin fetches that served a viewer,
+	// by origin ("S3", "GCS"), over EdgeRegions; FetchRegions are where
+	// any were recorded.
+	Fetches      map[string]int64 `json:"originFetchesLastDay"`
+	FetchRegions []string         `json:"originFetchRegions"`
+	// FetchErrors are regions that could not be read (a region not
+	// enabled for the account, say): said, and the rest still counted.
+	FetchErrors []string `json:"originFetchErrors,omitempty"`
+}
+
+// S3Share is the share of the last day's origin fetches served from S3
+// (nil without any).
+func (s Status) S3Share() *float64 {
+	total := s.Fetches["S3"] + s.Fetches["GCS"]
+	if total == 0 {
+		return nil
+	}
+	share := float64(s.Fetches["S3"]) / float64(total)
+	return &share
 }
 
 // QueueDepth is a queue's messages by state.
@@ -74,7 +109,7 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	st := Status{OutcomesLastDay: map[string]int64{}}
+	st := Status{OutcomesLastDay: map[string]int64{}, Fetches: map[string]int64{}}
 	var err error
 	if st.Queue, err = queueDepth(ctx, opts.Queue, opts.QueueURL); err != nil {
 		return st, err
@@ -117,11 +152,50 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 	if age, ok := hour["age"]; ok {
 		st.OldestMessageSeconds = &age
 	}
+	readFetches(ctx, opts.EdgeMetrics, now, &st)
 	if st.CopiedLastHour.Objects > 0 {
 		drain := float64(st.Queue.Total()) / (float64(st.CopiedLastHour.Objects) / 3600)
 		st.DrainSeconds = &drain
 	}
 	return st, nil
+}
+
+// readFetches sums the edge's OriginFetches by origin over every region, asked at once.
+func readFetches(ctx context.Context, regions map[string]MetricsAPI, now time.Time, st *Status) {
+	type result struct {
+		region string
+		values map[string]float64
+		err    error
+	}
+	results := make(chan result, len(regions))
+	for region, m := range regions {
+		go func() {
+			var qs []cwtypes.MetricDataQuery
+			for _, origin := range []string{"S3", "GCS"} {
+				qs = append(qs, cwtypes.MetricDataQuery{Id: aws.String(strings.ToLower(origin)), MetricStat: &cwtypes.MetricStat{
+					Metric: &cwtypes.Metric{Namespace: aws.String(transfer.MetricsNamespace), MetricName: aws.String("OriginFetches"),
+						Dimensions: []cwtypes.Dimension{{Name: aws.String("Origin"), Value: aws.String(origin)}}},
+					Period: aws.Int32(86400), Stat: aws.String("Sum"),
+				}})
+			}
+			v, err := metricValues(ctx, m, now.Add(-24*time.Hour), now, qs)
+			results <- result{region, v, err}
+		}()
+	}
+	for range regions {
+		r := <-results
+		if r.err != nil {
+			st.FetchErrors = append(st.FetchErrors, r.region+": "+r.err.Error())
+			continue
+		}
+		if r.values["s3"]+r.values["gcs"] > 0 {
+			st.FetchRegions = append(st.FetchRegions, r.region)
+		}
+		st.Fetches["S3"] += int64(r.values["s3"])
+		st.Fetches["GCS"] += int64(r.values["gcs"])
+	}
+	slices.Sort(st.FetchRegions)
+	slices.Sort(st.FetchErrors)
 }
 
 // metricValues returns, per query id, the newest value in the window (a

@@ -36,6 +36,9 @@ func (f *fakeMetrics) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 			f.t.Errorf("oldest-message age asked for dimensions %+v, want QueueName=transfer.fifo", m.Metric.Dimensions)
 		}
 		key := fmt.Sprintf("%s@%s/%ds", name, window, aws.ToInt32(m.Period))
+		if name == transfer.MetricsNamespace+"/OriginFetches" {
+			key += "/" + aws.ToString(m.Metric.Dimensions[0].Value)
+		}
 		r := cwtypes.MetricDataResult{Id: q.Id}
 		if v, ok := f.values[key]; ok {
 			r.Values = []float64{v}
@@ -77,7 +80,18 @@ func TestStatusReadsTheQueuesAndTheTransferMetrics(t *testing.T) {
 		ns + "/Failed@24h0m0s/86400s":                       7,
 		ns + "/SourceForbidden@24h0m0s/86400s":              2,
 	}}
-	st, err := ReadStatus(ctx, StatusOptions{Metrics: m, Queue: c, QueueURL: queue, DLQURL: dlq, Now: time.Now()})
+	edge := func(s3, gcs float64) *fakeMetrics {
+		f := &fakeMetrics{t: t, values: map[string]float64{}}
+		if s3 > 0 {
+			f.values[ns+"/OriginFetches@24h0m0s/86400s/S3"] = s3
+		}
+		if gcs > 0 {
+			f.values[ns+"/OriginFetches@24h0m0s/86400s/GCS"] = gcs
+		}
+		return f
+	}
+	regions := map[string]MetricsAPI{"us-east-1": edge(600, 40), "eu-west-1": edge(300, 60), "ap-south-1": edge(0, 0)}
+	st, err := ReadStatus(ctx, StatusOptions{Metrics: m, Queue: c, QueueURL: queue, DLQURL: dlq, Now: time.Now(), EdgeMetrics: regions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +106,13 @@ func TestStatusReadsTheQueuesAndTheTransferMetrics(t *testing.T) {
 	}
 	if st.OldestMessageSeconds == nil || *st.OldestMessageSeconds != 42 {
 		t.Fatalf("oldest message %v", st.OldestMessageSeconds)
+	}
+	// The edge's metric, found in the regions where it was recorded.
+	if st.Fetches["S3"] != 900 || st.Fetches["GCS"] != 100 || fmt.Sprint(st.FetchRegions) != "[eu-west-1 us-east-1]" {
+		t.Fatalf("fetches %v in %v", st.Fetches, st.FetchRegions)
+	}
+	if share := st.S3Share(); share == nil || *share != 0.9 {
+		t.Fatalf("S3 share %v", share)
 	}
 	// 3 messages at 1800 copies an hour (0.5/s): 6 s.
 	if st.DrainSeconds == nil || *st.DrainSeconds != 6 {
