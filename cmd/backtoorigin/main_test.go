@@ -139,6 +139,7 @@ func (w *world) mixed() {
 		w.copyNow(k)
 	}
 	w.putSource("b/missing", "never requested")
+	w.putSource("b/./dotted", "a key the transfer refuses")
 	w.putSource("c/size", "version two, longer than the first")
 	w.putSource("d/gen", "version TWO of d/gen")
 	w.putDest("e/extra", "only in S3", nil)
@@ -194,7 +195,7 @@ func TestVerifyReportsEveryKindOfDifferenceInKeyOrder(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	lines := readReport(t, report)
-	want := map[string]string{"b/missing": "missing", "c/size": "stale", "d/gen": "stale", "e/extra": "extra", "f/foreign": "foreign"}
+	want := map[string]string{"b/./dotted": "missing", "b/missing": "missing", "c/size": "stale", "d/gen": "stale", "e/extra": "extra", "f/foreign": "foreign"}
 	if got := kinds(lines); !mapsEqual(got, want) {
 		t.Fatalf("report kinds %v, want %v", got, want)
 	}
@@ -223,7 +224,7 @@ func TestVerifyReportsEveryKindOfDifferenceInKeyOrder(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatalf("--json: %v: %s", err, r.stdout)
 	}
-	if sum.Source.Objects != 7 || sum.Same.Objects != 2 || sum.Missing.Objects != 1 || sum.Stale.Objects != 3 || sum.Extra.Objects != 1 || sum.Foreign.Objects != 1 || sum.Complete {
+	if sum.Source.Objects != 8 || sum.Same.Objects != 2 || sum.Missing.Objects != 2 || sum.Stale.Objects != 3 || sum.Extra.Objects != 1 || sum.Foreign.Objects != 1 || sum.Complete {
 		t.Fatalf("deep summary %+v", sum)
 	}
 	b, _ := os.ReadFile(csvReport)
@@ -314,6 +315,9 @@ func TestBackfillQueuesMissingKeysAsTheEdgeDoes(t *testing.T) {
 	}
 	if got := w.received(); len(got) != 0 {
 		t.Fatalf("dry run queued %v", got)
+	}
+	if !strings.Contains(r.stderr, "b/./dotted: not queued: the transfer would refuse it") {
+		t.Fatalf("the key the transfer refuses is not named:\n%s", r.stderr)
 	}
 
 	r = cli(t, append([]string{"backfill"}, w.localFlags()...)...)

@@ -53,7 +53,9 @@ type BackfillOptions struct {
 	Identity   string
 	// Progress is called from time to time.
 	Progress func(BackfillProgress)
-	// OnForeign is called for each key --refresh found but may not replace.
+	// OnForeign is called for each key --refresh found but may not replace,
+	// and for each missing key the transfer would refuse as malformed (a
+	// "." or ".." segment, over 1024 bytes): neither is queued.
 	OnForeign func(Entry)
 	// DepthPoll is how often the queue depth is read while waiting (default 2 s).
 	DepthPoll time.Duration
@@ -78,7 +80,9 @@ type BackfillSummary struct {
 	Queued    Tally `json:"queued"`    // missing keys queued, over every run of this backfill
 	Refreshed Tally `json:"refreshed"` // stale copies queued for replacement, over every run
 	Foreign   Tally `json:"foreign"`   // changed at the source, S3's object not ours: never queued
-	Pages     int64 `json:"listPages"` // source listing calls by this run
+	// Unqueueable are missing keys the transfer would refuse as malformed.
+	Unqueueable Tally `json:"unqueueable"`
+	Pages       int64 `json:"listPages"` // source listing calls by this run
 	// SourceRequests is how many HEADs and GETs the transfer function will
 	// make at the source for the objects this run queued.
 	SourceRequests int64   `json:"sourceRequests"`
@@ -152,10 +156,10 @@ type backfill struct {
 	limit   *rate.Limiter
 	seen    prefixSeen
 
-	listed, present, queued, refreshed, foreign counter
-	pages, requests                             atomic.Int64
-	rangesDone                                  atomic.Int64
-	waiting                                     atomic.Bool
+	listed, present, queued, refreshed, foreign, unqueueable counter
+	pages, requests                                          atomic.Int64
+	rangesDone                                               atomic.Int64
+	waiting                                                  atomic.Bool
 
 	depthMu    sync.Mutex
 	depthAt    time.Time
@@ -229,6 +233,15 @@ func (b *backfill) runRange(ctx context.Context, i int, r Range) error {
 		}
 		switch e.Kind {
 		case KindMissing:
+			if err := transfer.ValidateKey(e.Key); err != nil {
+				// It would only land in the dead-letter queue.
+				e.Reason = "not queued: the transfer would refuse it: " + err.Error()
+				b.unqueueable.add(e.Source.Size)
+				if b.opts.OnForeign != nil {
+					b.opts.OnForeign(e)
+				}
+				continue
+			}
 			batch = append(batch, pending{entry: e})
 		case KindStale:
 			if b.opts.Refresh {
@@ -474,7 +487,7 @@ func (b *backfill) summary(start time.Time) BackfillSummary {
 	return BackfillSummary{
 		DryRun: b.opts.DryRun, Resumed: b.resumed,
 		Listed: b.listed.tally(), Present: b.present.tally(), Queued: b.queued.tally(),
-		Refreshed: b.refreshed.tally(), Foreign: b.foreign.tally(), Pages: b.pages.Load(), SourceRequests: b.requests.Load(),
+		Refreshed: b.refreshed.tally(), Foreign: b.foreign.tally(), Unqueueable: b.unqueueable.tally(), Pages: b.pages.Load(), SourceRequests: b.requests.Load(),
 		Seconds: time.Since(start).Seconds(),
 	}
 }
