@@ -108,6 +108,10 @@ bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone c
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
 	go run ./local/cmd/demo
 
+.PHONY: demo-migrate
+demo-migrate: tools ## A backfill of never-requested objects (progress), the copies, and a verify report, on 127.0.0.1
+	go run ./local/cmd/demomigrate $(DEMO_FLAGS)
+
 .PHONY: clean
 clean: ## Remove build outputs (keeps .tools)
 	rm -rf build cdk.out

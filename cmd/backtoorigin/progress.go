@@ -14,12 +14,13 @@ import (
 // progress shows how a command is doing on stderr: a progress bar on a
 // terminal, a line every few seconds otherwise (logs, CI).
 type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	bar   *progressbar.ProgressBar
-	start time.Time
-	last  time.Time
-	line  string
+	mu      sync.Mutex
+	w       io.Writer
+	bar     *progressbar.ProgressBar
+	start   time.Time
+	last    time.Time
+	line    string
+	printed string // the last line written without a terminal
 }
 
 // newProgress starts a display; max is the number of steps (ranges), or -1
@@ -78,7 +79,7 @@ func (p *progress) show(step int64, line string) {
 		return
 	}
 	if time.Since(p.last) >= 5*time.Second {
-		p.last = time.Now()
+		p.last, p.printed = time.Now(), line
 		fmt.Fprintln(p.w, line)
 	}
 }
@@ -91,7 +92,7 @@ func (p *progress) done() {
 		_ = p.bar.Exit()
 		fmt.Fprintln(p.w)
 	}
-	if p.line != "" {
+	if p.line != "" && p.line != p.printed {
 		fmt.Fprintln(p.w, p.line)
 	}
 }
