@@ -64,7 +64,7 @@ type clients struct {
 	lister     *migrate.XMLLister
 }
 
-// ErrNoCredentials: the SDK's default chain found no credentials.
+// errNoCredentials: the SDK's default chain found no credentials.
 var errNoCredentials = errors.New("no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`")
 
 // resolve fills in what the flags left out from the stack, checks that

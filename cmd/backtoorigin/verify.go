@@ -31,7 +31,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitFor(ctx, stderr, "verify", verify(ctx, &t, ps, *deep, *reportPath, stdout, stderr))
 }
 
-// errDifferences: verify found differences (exit 1), already reported.
+// differences: the command found differences (exit 1), already reported.
 type differences struct{}
 
 func (differences) Error() string { return "differences found" }
