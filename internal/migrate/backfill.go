@@ -161,10 +161,15 @@ type backfill struct {
 	rangesDone                                               atomic.Int64
 	waiting                                                  atomic.Bool
 
-	depthMu    sync.Mutex
-	depthAt    time.Time
-	lastDepth  int
-	sinceDepth int
+	// The queue bound's books: reserved counts messages let through
+	// (cumulative), done those whose send has returned; a depth read
+	// includes at most the messages done before it began (depthBase).
+	depthMu   sync.Mutex
+	depthAt   time.Time
+	lastDepth int
+	depthBase int
+	reserved  int
+	done      int
 
 	reportMu sync.Mutex
 	reported time.Time
@@ -316,6 +321,11 @@ func (b *backfill) send(ctx context.Context, batch []pending) error {
 	if err := b.waitForRoom(ctx, len(batch)); err != nil {
 		return err
 	}
+	defer func() {
+		b.depthMu.Lock()
+		b.done += len(batch)
+		b.depthMu.Unlock()
+	}()
 	if b.limit != nil {
 		if err := b.limit.WaitN(ctx, len(batch)); err != nil {
 			return err
@@ -421,8 +431,12 @@ func (b *backfill) depth(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// waitForRoom holds a batch back while the queue (as last read, plus what
-// this run sent since) would exceed MaxQueued.
+// waitForRoom holds a batch back while the queue would exceed MaxQueued:
+// its depth as last read, plus every message this run let through that the
+// read may not include (sends still running when it began, and since).
+// Room is reserved under the lock, so ranges sending at once cannot
+// together pass the bound; a failed send keeps its reservation until the
+// next read, which errs on the safe side.
 func (b *backfill) waitForRoom(ctx context.Context, n int) error {
 	if b.opts.MaxQueued <= 0 {
 		return nil
@@ -430,6 +444,7 @@ func (b *backfill) waitForRoom(ctx context.Context, n int) error {
 	for {
 		b.depthMu.Lock()
 		stale := time.Since(b.depthAt) > b.opts.DepthPoll
+		base := b.done
 		b.depthMu.Unlock()
 		if stale {
 			d, err := b.depth(ctx)
@@ -437,15 +452,13 @@ func (b *backfill) waitForRoom(ctx context.Context, n int) error {
 				return err
 			}
 			b.depthMu.Lock()
-			b.depthAt, b.lastDepth, b.sinceDepth = time.Now(), d, 0
+			b.depthAt, b.lastDepth, b.depthBase = time.Now(), d, base
 			b.depthMu.Unlock()
 		}
 		b.depthMu.Lock()
-		// Reserved under the lock: ranges sending at once cannot together
-		// pass the bound.
-		room := b.lastDepth+b.sinceDepth+n <= b.opts.MaxQueued
+		room := b.lastDepth+(b.reserved-b.depthBase)+n <= b.opts.MaxQueued
 		if room {
-			b.sinceDepth += n
+			b.reserved += n
 		}
 		b.depthMu.Unlock()
 		if room {
