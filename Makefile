@@ -48,6 +48,10 @@ bench-tools: tools $(TOOLS)/bin/minio
 build: ## Build the transfer Lambda (linux/arm64) into build/transfer/bootstrap
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/transfer/bootstrap ./lambda/transfer
 
+.PHONY: cli
+cli: ## Build the backtoorigin command (verify, backfill, redrive) into build/backtoorigin
+	go build -trimpath -o build/backtoorigin ./cmd/backtoorigin
+
 .PHONY: synth
 synth: build $(CDK) ## Synthesize both stacks into cdk.out (no AWS credentials needed)
 	$(CDK) synth --quiet
@@ -86,7 +90,7 @@ lint: ## go vet, gofmt, and a build for macOS (Linux-only process code stays beh
 
 # ---- bench and demo ------------------------------------------------------------------------
 .PHONY: bench
-bench: bench-edge bench-transfer ## Both benchmarks: edge handler latency, copy throughput vs rclone and the ceiling
+bench: bench-edge bench-transfer bench-list ## Every benchmark: edge handler latency, copy throughput and list + diff vs rclone and the ceiling
 
 .PHONY: bench-edge
 bench-edge: lambda/edge/node_modules
@@ -101,9 +105,18 @@ bench-transfer: bench-tools
 soak: tools ## The whole flow under seeded faults for about 5 minutes; replay with SOAK_FLAGS='-seed N'
 	go run ./local/cmd/soak $(SOAK_FLAGS)
 
+.PHONY: bench-list
+bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone check --one-way and the bare listings
+	@command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; } || { echo "the benchmark needs rclone 1.60 (Debian): apt-get install -y rclone"; exit 1; }
+	env -u AWS_CA_BUNDLE go run ./bench/listdiff $(BENCH_LIST_FLAGS)
+
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
 	go run ./local/cmd/demo
+
+.PHONY: demo-migrate
+demo-migrate: tools ## A backfill of never-requested objects (progress), the copies, and a verify report, on 127.0.0.1
+	go run ./local/cmd/demomigrate $(DEMO_FLAGS)
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps .tools)

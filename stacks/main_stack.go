@@ -102,6 +102,11 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 		OriginResponse:           awslambda.Version_FromVersionArn(stack, jsii.String("OriginResponse"), versionArn),
 	})
 
+	NewDashboard(stack, "Dashboard", &DashboardProps{
+		Transfer:    transfer,
+		EdgeRegions: []string{cfg.OriginShieldRegion, cfg.SourceOriginShieldRegion},
+	})
+
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}

@@ -39,7 +39,7 @@ type partState struct {
 // its CRC32C for S3 to check; the CRCs are combined into the object's
 // CRC32C, compared with the source's, and given to S3 as the full-object
 // checksum on a conditional (If-None-Match: *) complete.
-func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, up *openUpload, res Result) (Result, error) {
+func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject, up *openUpload, res Result, cond writeCondition) (Result, error) {
 	resumed := up != nil
 	if up == nil {
 		partSize := e.choosePartSize(obj.Size)
@@ -115,7 +115,7 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 		e.abort(ctx, key, uploadID)
 		return res, err
 	}
-	outcome, err := e.complete(ctx, key, uploadID, obj.Size, parts, full)
+	outcome, err := e.complete(ctx, key, uploadID, obj.Size, parts, full, cond)
 	if err != nil {
 		e.abort(ctx, key, uploadID)
 		return res, err
@@ -451,7 +451,7 @@ func (e *Engine) sourceStillCurrent(ctx context.Context, key, version string) er
 }
 
 // complete finishes the upload unless the key appeared meanwhile.
-func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64, parts []partState, full uint32) (Outcome, error) {
+func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64, parts []partState, full uint32, cond writeCondition) (Outcome, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		completed[i] = types.CompletedPart{
@@ -473,7 +473,8 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 			ChecksumCRC32C:  aws.String(encodeCRC32C(full)),
 			ChecksumType:    types.ChecksumTypeFullObject,
 			MpuObjectSize:   aws.Int64(size),
-			IfNoneMatch:     ifNoneMatchAny,
+			IfNoneMatch:     cond.ifNoneMatch(),
+			IfMatch:         cond.ifMatchHeader(),
 		}, oneAttempt)
 		if isConditionalConflict(err) {
 			// AWS: on a 409 re-initiate the upload and upload the parts
@@ -485,6 +486,11 @@ func (e *Engine) complete(ctx context.Context, key, uploadID string, size int64,
 	switch {
 	case err == nil:
 		return OutcomeCopied, nil
+	case errors.Is(err, errStartOver) && cond.ifMatch != "":
+		// A refresh: the key existing says nothing about who won; SQS
+		// redelivers, and the next attempt HEADs for the ETag again.
+		e.abort(ctx, key, uploadID)
+		return "", fmt.Errorf("complete multipart upload %q (refresh): %w", key, err)
 	case errors.Is(err, errStartOver):
 		exists, herr := e.destinationHas(ctx, key)
 		if herr != nil {

@@ -18,7 +18,7 @@ const emptyCRC32C = 0
 // when the source publishes one (GCS always does), so bytes that differ from
 // what the source stored are refused, not written; else the CRC32C of the
 // bytes read, sent as a trailer.
-func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, res Result) (Result, error) {
+func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, res Result, cond writeCondition) (Result, error) {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < e.stopMargin {
 		res.Outcome = OutcomeSuspended // too late to start; try again from scratch
 		return res, nil
@@ -45,7 +45,7 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 		put = e.putEmpty
 	}
 	h := headersFor(obj)
-	err := e.retry.do(putCtx, func() error { return put(putCtx, key, obj, h) })
+	err := e.retry.do(putCtx, func() error { return put(putCtx, key, obj, h, cond) })
 	if err != nil && putCtx.Err() != nil && ctx.Err() == nil {
 		// Reported as a failure, not a suspension: SQS's redelivery counts
 		// towards the dead-letter queue, so a put that always stalls ends there.
@@ -62,12 +62,13 @@ func (e *Engine) copySingle(ctx context.Context, key string, obj SourceObject, r
 	return res, nil
 }
 
-func (e *Engine) putInput(key string, size int64, h objectHeaders) *s3.PutObjectInput {
+func (e *Engine) putInput(key string, size int64, h objectHeaders, cond writeCondition) *s3.PutObjectInput {
 	return &s3.PutObjectInput{
 		Bucket:             &e.bucket,
 		Key:                &key,
 		ContentLength:      aws.Int64(size),
-		IfNoneMatch:        ifNoneMatchAny,
+		IfNoneMatch:        cond.ifNoneMatch(),
+		IfMatch:            cond.ifMatchHeader(),
 		ContentType:        h.ContentType,
 		CacheControl:       h.CacheControl,
 		ContentEncoding:    h.ContentEncoding,
@@ -79,8 +80,8 @@ func (e *Engine) putInput(key string, size int64, h objectHeaders) *s3.PutObject
 
 // putEmpty writes a zero-byte object: nothing to read, and its CRC32C is
 // that of no bytes.
-func (e *Engine) putEmpty(ctx context.Context, key string, _ SourceObject, h objectHeaders) error {
-	in := e.putInput(key, 0, h)
+func (e *Engine) putEmpty(ctx context.Context, key string, _ SourceObject, h objectHeaders, cond writeCondition) error {
+	in := e.putInput(key, 0, h, cond)
 	in.ChecksumCRC32C = aws.String(encodeCRC32C(emptyCRC32C))
 	_, err := e.s3.PutObject(ctx, in, oneAttempt, unsignedPayload)
 	return err
@@ -88,11 +89,11 @@ func (e *Engine) putEmpty(ctx context.Context, key string, _ SourceObject, h obj
 
 // putStreamed is one attempt at a PutObject whose body is the source's
 // response, checked by S3 against the source's CRC32C (or a trailer).
-func (e *Engine) putStreamed(ctx context.Context, key string, obj SourceObject, h objectHeaders) error {
+func (e *Engine) putStreamed(ctx context.Context, key string, obj SourceObject, h objectHeaders, cond writeCondition) error {
 	var read *rangeReader
 	_, err := e.streamRange(ctx, key, obj, 0, obj.Size, nil, func(ctx context.Context, body *rangeReader) error {
 		read = body
-		in := e.putInput(key, obj.Size, h)
+		in := e.putInput(key, obj.Size, h, cond)
 		in.Body = body
 		checksum := withTrailingCRC32C(body)
 		if obj.CRC32C != nil {

@@ -226,7 +226,45 @@ type Result struct {
 // A nil error comes with an Outcome; an error means nothing was written
 // under the key by this call (uploads it started are aborted, except that a
 // retryable failure after progress is reported as OutcomeSuspended instead).
-func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Result, err error) {
+func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (Result, error) {
+	return e.copy(ctx, key, resume, writeCondition{})
+}
+
+// Refresh replaces S3's object under key with the source's current
+// version, but only while S3's object is still the one whose ETag is etag
+// (the one `backtoorigin backfill --refresh` inspected): it skips Copy's
+// "S3 already has the key" check, and every write carries If-Match: etag
+// instead of If-None-Match: *, so an object written under the key since
+// (by anyone) is never overwritten; that write loses with 412 (outcome
+// raced). A key whose S3 object no longer has that ETag is skipped without
+// reading the source.
+func (e *Engine) Refresh(ctx context.Context, key, etag string, resume *Resume) (Result, error) {
+	if etag == "" {
+		return Result{Key: key, Outcome: OutcomeFailed}, fmt.Errorf("refresh %q: the ETag of the object to replace is required", key)
+	}
+	return e.copy(ctx, key, resume, writeCondition{ifMatch: etag})
+}
+
+// writeCondition is the precondition of every write of one copy.
+type writeCondition struct {
+	ifMatch string // replace only this ETag; "" means create only (If-None-Match: *)
+}
+
+func (c writeCondition) ifNoneMatch() *string {
+	if c.ifMatch != "" {
+		return nil
+	}
+	return ifNoneMatchAny
+}
+
+func (c writeCondition) ifMatchHeader() *string {
+	if c.ifMatch == "" {
+		return nil
+	}
+	return aws.String(c.ifMatch)
+}
+
+func (e *Engine) copy(ctx context.Context, key string, resume *Resume, cond writeCondition) (res Result, err error) {
 	start := time.Now()
 	res.Key = key
 	defer func() {
@@ -247,11 +285,16 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 		return res, fmt.Errorf("copy %q: %w", key, err)
 	}
 
-	exists, err := e.destinationHas(ctx, key)
+	var skip bool
+	if cond.ifMatch == "" {
+		skip, err = e.destinationHas(ctx, key)
+	} else {
+		skip, err = e.destinationChanged(ctx, key, cond.ifMatch)
+	}
 	if err != nil {
 		return res, err
 	}
-	if exists {
+	if skip {
 		if resume != nil {
 			e.abort(ctx, key, resume.UploadID)
 		}
@@ -278,10 +321,10 @@ func (e *Engine) Copy(ctx context.Context, key string, resume *Resume) (res Resu
 			return res, err
 		}
 		if up == nil && obj.Size <= e.partSize {
-			return e.copySingle(ctx, key, obj, res)
+			return e.copySingle(ctx, key, obj, res, cond)
 		}
 		res.Joined = res.Joined || (up != nil && up.adopted)
-		res, err = e.copyMultipart(ctx, key, obj, up, res)
+		res, err = e.copyMultipart(ctx, key, obj, up, res, cond)
 		if !errors.Is(err, errStartOver) {
 			return res, err
 		}
@@ -360,6 +403,30 @@ func (e *Engine) destinationHas(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("head destination %q: %w (without s3:ListBucket S3 answers 403 for missing keys)", key, err)
 	}
 	return false, fmt.Errorf("head destination %q: %w", key, err)
+}
+
+// destinationChanged reports whether S3's object under key is no longer
+// the one with etag (gone, or written since): a refresh then has nothing
+// to replace, and reading the source would be wasted egress.
+func (e *Engine) destinationChanged(ctx context.Context, key, etag string) (bool, error) {
+	var out *s3.HeadObjectOutput
+	err := e.retry.do(ctx, func() (err error) {
+		out, err = e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key}, oneAttempt)
+		return err
+	})
+	var nf *types.NotFound
+	if errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound {
+		e.log.InfoContext(ctx, "refresh: the object to replace is gone from S3; nothing written", "key", key)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("head destination %q: %w", key, err)
+	}
+	if aws.ToString(out.ETag) != etag {
+		e.log.InfoContext(ctx, "refresh: S3's object changed since the refresh was queued; left alone", "key", key, "expected", etag, "found", aws.ToString(out.ETag))
+		return true, nil
+	}
+	return false, nil
 }
 
 func (e *Engine) abort(ctx context.Context, key, uploadID string) {

@@ -28,6 +28,19 @@ type Message struct {
 	Generation string  `json:"generation,omitempty"`
 	ETag       string  `json:"etag,omitempty"`
 	Resume     *Resume `json:"resume,omitempty"`
+	// Refresh is set only by `backtoorigin backfill --refresh`: replace
+	// S3's object under the key, and only while it is still the object
+	// that command inspected (see Refresh).
+	Refresh *Refresh `json:"refresh,omitempty"`
+}
+
+// Refresh asks for S3's copy of an object that changed at the source to be
+// replaced. The write carries If-Match: ETag instead of If-None-Match: *,
+// so it replaces exactly the object whose HEAD showed it to be a copy made
+// by this system (source-generation metadata) of an older generation, and
+// nothing that was written under the key since.
+type Refresh struct {
+	ETag string `json:"etag"`
 }
 
 // Resume identifies a multipart upload left open by an earlier invocation
@@ -63,6 +76,9 @@ func ParseMessage(body string) (Message, error) {
 	}
 	if m.Size != nil && *m.Size < 0 {
 		return Message{}, fmt.Errorf("%w: negative size %d", ErrMalformedMessage, *m.Size)
+	}
+	if m.Refresh != nil && m.Refresh.ETag == "" {
+		return Message{}, fmt.Errorf("%w: refresh needs the etag of the object it replaces", ErrMalformedMessage)
 	}
 	if r := m.Resume; r != nil {
 		if r.UploadID == "" || r.PartSize < minPartSize || r.PartSize > maxPartSize || r.NoProgress < 0 {

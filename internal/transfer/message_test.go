@@ -17,6 +17,10 @@ func TestParseMessageAcceptsTheContract(t *testing.T) {
 		m.Resume == nil || m.Resume.UploadID != "u-1" || m.Resume.PartSize != 16<<20 {
 		t.Fatalf("parsed %+v", m)
 	}
+	refresh, err := ParseMessage(`{"v":1,"key":"k","refresh":{"etag":"\"e1\""}}`)
+	if err != nil || refresh.Refresh == nil || refresh.Refresh.ETag != `"e1"` {
+		t.Fatalf("refresh message: %+v %v", refresh, err)
+	}
 	// A continuation the handler writes must parse back to the same message.
 	out, _ := json.Marshal(m)
 	again, err := ParseMessage(string(out))
@@ -29,6 +33,7 @@ func TestParseMessageRejectsWhatCanNeverSucceed(t *testing.T) {
 	for _, body := range []string{
 		``, `[]`, `{"v":1,"key":"a"} trailing`, `{"v":"1","key":"a"}`, `{"key":"a"}`,
 		`{"v":1,"key":"a","size":-1}`, `{"v":1,"key":"a","resume":{"uploadId":"u","partSize":1024}}`,
+		`{"v":1,"key":"a","refresh":{}}`, `{"v":1,"key":"a","refresh":{"etag":""}}`,
 		`{"v":1,"key":"x/../b"}`, `{"v":1,"key":"../other-bucket/obj"}`, `{"v":1,"key":"./a"}`, `{"v":1,"key":"a/."}`, `{"v":1,"key":".."}`,
 	} {
 		if _, err := ParseMessage(body); !errors.Is(err, ErrMalformedMessage) {

@@ -19,9 +19,12 @@ import (
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
-// Copier copies one key; *transfer.Engine is the real one.
+// Copier copies one key; *transfer.Engine is the real one. Refresh
+// replaces S3's object when it is still the one with etag (a message with
+// "refresh", sent only by `backtoorigin backfill --refresh`).
 type Copier interface {
 	Copy(ctx context.Context, key string, resume *transfer.Resume) (transfer.Result, error)
+	Refresh(ctx context.Context, key, etag string, resume *transfer.Resume) (transfer.Result, error)
 }
 
 // Queue sends messages; *sqs.Client is the real one.
@@ -127,7 +130,13 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 		return nil
 	}
 
-	res, err := h.Copier.Copy(ctx, msg.Key, msg.Resume)
+	var res transfer.Result
+	if msg.Refresh != nil {
+		// Only refresh messages skip the "S3 already has it" check.
+		res, err = h.Copier.Refresh(ctx, msg.Key, msg.Refresh.ETag, msg.Resume)
+	} else {
+		res, err = h.Copier.Copy(ctx, msg.Key, msg.Resume)
+	}
 	if err != nil {
 		return err // logged by the engine
 	}

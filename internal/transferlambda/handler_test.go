@@ -322,6 +322,7 @@ func TestSuspendedCopyIsContinuedThroughTheQueue(t *testing.T) {
 type recordingCopier struct {
 	mu         sync.Mutex
 	calls      []string
+	refreshed  []string // "key if-match etag" of Refresh calls
 	fail       map[string]bool
 	generation string // reported for every copy
 }
@@ -336,6 +337,13 @@ func (c *recordingCopier) Copy(_ context.Context, key string, _ *transfer.Resume
 		return transfer.Result{}, fmt.Errorf("copy %q: injected", key)
 	}
 	return transfer.Result{Key: key, Outcome: transfer.OutcomeCopied, Generation: c.generation}, nil
+}
+
+func (c *recordingCopier) Refresh(ctx context.Context, key, etag string, resume *transfer.Resume) (transfer.Result, error) {
+	c.mu.Lock()
+	c.refreshed = append(c.refreshed, key+" if-match "+etag)
+	c.mu.Unlock()
+	return c.Copy(ctx, key, resume)
 }
 
 // The message's generation is what the edge saw; when the copy found
@@ -383,5 +391,37 @@ func TestFailureStopsTheRestOfItsGroupOnly(t *testing.T) {
 	slices.Sort(copier.calls)
 	if !slices.Equal(copier.calls, []string{"x", "y", "y"}) {
 		t.Fatalf("copies %v: x2 must not run after x1 failed", copier.calls)
+	}
+}
+
+// Only a message with "refresh" replaces what S3 has; the same key without
+// it is skipped, as every viewer's and backfill's message is.
+func TestOnlyARefreshMessageReplacesAnExistingCopy(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.putSource("k", []byte("version one"))
+	h := w.handler()
+	ctx := context.Background()
+	if resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record("1", messageFor("k"))}}); err != nil || len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("copy: %+v %v", resp, err)
+	}
+	head, err := s3Server.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: &w.dst, Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.putSource("k", []byte("version two"))
+
+	if _, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record("2", messageFor("k"))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.destination("k"); got != "version one" {
+		t.Fatalf("a message without refresh overwrote the copy: %q", got)
+	}
+	refresh, _ := json.Marshal(transfer.Message{V: 1, Key: "k", Refresh: &transfer.Refresh{ETag: aws.ToString(head.ETag)}})
+	if resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record("3", string(refresh))}}); err != nil || len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("refresh: %+v %v", resp, err)
+	}
+	if got := w.destination("k"); got != "version two" {
+		t.Fatalf("after the refresh S3 holds %q", got)
 	}
 }

@@ -20,6 +20,16 @@ const ATTEMPT_TIMEOUT_MS = 450;
 // Range requests of one video produce hundreds of misses for one key within seconds.
 const REMEMBER_KEYS = 10_000;
 const REMEMBER_MS = 60_000;
+// One CloudWatch Embedded Metric Format line per origin fetch that served the viewer:
+// OriginFetches, dimension Origin = S3 or GCS, namespace BackToOrigin (the transfer
+// function's). Only 200/206/304 count: a primary 403/404 that CloudFront fails over from
+// served nobody. The line is a constant around the timestamp, so the hit path pays for one
+// string concatenation and one log write.
+const SERVED_STATUSES = QUEUED_STATUSES;
+const emfTail = (origin) =>
+  `,"CloudWatchMetrics":[{"Namespace":"BackToOrigin","Dimensions":[["Origin"]],"Metrics":[{"Name":"OriginFetches","Unit":"Count"}]}]},"Origin":"${origin}","OriginFetches":1}`;
+const S3_FETCH = emfTail("S3");
+const GCS_FETCH = emfTail("GCS");
 
 /**
  * Builds an origin-response handler.
@@ -27,11 +37,14 @@ const REMEMBER_MS = 60_000;
  *   (throws TypeError when invalid).
  * deps (all optional): sqsClient (anything with send(command, {abortSignal})),
  *   sqsClientConfig (merged into the bounded default client's config), queueUrl,
- *   log(entry), now() in ms, rememberKeys, rememberMs, sendDeadlineMs.
+ *   log(entry), metric(line) (one EMF JSON line; default console.log), now() in ms,
+ *   rememberKeys, rememberMs, sendDeadlineMs.
  */
 export function createHandler(settings, deps = {}) {
   const config = validateSettings(settings);
   const log = deps.log ?? logJson;
+  const metric = deps.metric ?? logLine;
+  const clock = deps.now ?? Date.now;
   const recent = new RecentKeys(deps.rememberKeys ?? REMEMBER_KEYS, deps.rememberMs ?? REMEMBER_MS, deps.now ?? Date.now);
   const sendDeadlineMs = deps.sendDeadlineMs ?? SEND_DEADLINE_MS;
   let sqs = deps.sqsClient;
@@ -103,11 +116,23 @@ export function createHandler(settings, deps = {}) {
     }
   }
 
+  function emit(tail) {
+    try {
+      metric('{"_aws":{"Timestamp":' + clock() + tail);
+    } catch {
+      // A log write that fails has nowhere to report to; the viewer's response goes on.
+    }
+  }
+
   return async function handler(event, context) {
     const cf = event?.Records?.[0]?.cf;
     const response = cf?.response;
-    // The hit path: one property comparison, nothing else.
-    if (!config.isSource(cf?.request?.origin?.custom?.domainName) || !response) return response;
+    // The hit path: one property comparison and the origin-fetch metric, nothing else.
+    if (!config.isSource(cf?.request?.origin?.custom?.domainName) || !response) {
+      if (response && SERVED_STATUSES.has(String(response.status))) emit(S3_FETCH);
+      return response;
+    }
+    if (SERVED_STATUSES.has(String(response.status))) emit(GCS_FETCH);
     try {
       await enqueue(cf, context);
     } catch (err) {
@@ -271,6 +296,10 @@ function describe(err) {
 
 function logJson(entry) {
   console.log(JSON.stringify(entry));
+}
+
+function logLine(line) {
+  console.log(line);
 }
 
 // Bad baked settings must not turn every origin response into an error for viewers:

@@ -97,8 +97,10 @@ test("a bundle with baked settings queues a GCS miss in the queue's region and p
 
   assert.deepEqual(lines.at(-1).returned, responseOf(event));
   const logs = lines.slice(0, -1);
-  assert.equal(logs.length, 1);
-  assert.equal(logs[0].msg, "queued");
+  assert.equal(logs.length, 2);
+  assert.equal(logs[0].Origin, "GCS", "the origin-fetch metric line comes first");
+  assert.equal(logs[0].OriginFetches, 1);
+  assert.equal(logs[1].msg, "queued");
   const newSends = sqs.sends.slice(sendsBefore);
   assert.equal(newSends.length, 1);
   // SigV4 scope names the region the client was created in.
@@ -110,12 +112,15 @@ test("a bundle with baked settings queues a GCS miss in the queue's region and p
   );
 });
 
-test("a bundle with baked settings passes S3 responses through without a word", async () => {
+test("a bundle with baked settings passes S3 responses through with only the origin-fetch metric", async () => {
   const queue = await sqs.createQueue();
   const dir = await buildBundle({ queueName: queue.name, queueRegion: "us-east-1", sourceDomainName: "storage.googleapis.com", includePrefixes: [], excludeSuffixes: [] });
   const event = originResponse("s3");
   const lines = await invokeBundle(dir, event);
-  assert.deepEqual(lines, [{ returned: responseOf(event) }]);
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0].Origin, "S3");
+  assert.equal(lines[0]._aws.CloudWatchMetrics[0].Metrics[0].Name, "OriginFetches");
+  assert.deepEqual(lines[1], { returned: responseOf(event) });
   assert.deepEqual(await sqs.drain(queue.url, 0), []);
 });
 
