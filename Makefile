@@ -85,7 +85,7 @@ lint: ## go vet, gofmt, and a build for macOS (Linux-only process code stays beh
 
 # ---- bench and demo ------------------------------------------------------------------------
 .PHONY: bench
-bench: bench-edge bench-transfer ## Both benchmarks: edge handler latency, copy throughput vs rclone and the ceiling
+bench: bench-edge bench-transfer bench-small ## Every benchmark: edge handler latency, large and small copies vs rclone and the ceiling
 
 .PHONY: bench-edge
 bench-edge: lambda/edge/node_modules
@@ -95,6 +95,10 @@ bench-edge: lambda/edge/node_modules
 .PHONY: bench-transfer
 bench-transfer: bench-tools
 	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: bench-small
+bench-small: bench-tools ## 2,000 small objects through the Lambda's handler vs rclone copy and the stand-ins' ceiling
+	go run ./bench -small $(BENCH_FLAGS)
 
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything
