@@ -138,8 +138,8 @@ type outcomeCounter struct {
 }
 
 func (c *outcomeCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *outcomeCounter) WithAttrs([]slog.Attr) slog.Handler        { return c }
-func (c *outcomeCounter) WithGroup(string) slog.Handler             { return c }
+func (c *outcomeCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *outcomeCounter) WithGroup(string) slog.Handler            { return c }
 
 func (c *outcomeCounter) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "object" {
