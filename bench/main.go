@@ -183,7 +183,11 @@ func run(ctx context.Context, cfg config) error {
 		}
 		rows = append(rows, r)
 	}
-	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began)})
+	cold, err := measureColdStart(ctx, root, tmp, cfg.runs)
+	if err != nil {
+		return err
+	}
+	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began), cold: cold})
 	return nil
 }
 
