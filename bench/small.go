@@ -198,10 +198,9 @@ func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore strin
 	}
 	s.environment = &environment{cfg: cfg, helpers: helpers, tmp: tmp, minio: minio, dest: dest, sourceEndpoint: gcsURL}
 
-	contenders := []string{"engine", "rclone", "ceiling"}
 	runs := map[string][]smallRun{}
 	for round := range cfg.runs {
-		for _, c := range roundOrder(contenders, round) {
+		for _, c := range smallRoundOrder(round) {
 			log.Printf("small objects: round %d of %d: %s", round+1, cfg.runs, c)
 			r, err := s.measure(ctx, c)
 			if err != nil {
@@ -216,6 +215,20 @@ func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore strin
 	}
 	printSmallReport(os.Stdout, cfg, s, runs, cold, smallInfo{rclone: rcloneVersionOf(ctx, cfg.rclone), loadBefore: loadBefore, elapsed: time.Since(began)})
 	return nil
+}
+
+// smallRoundOrder keeps the engine and the ceiling back to back in every
+// round (the goal's ratio is theirs), alternates which of the two goes
+// first, and puts rclone before them in every other round, next to the
+// engine in half the rounds.
+func smallRoundOrder(round int) []string {
+	orders := [][]string{
+		{"engine", "ceiling", "rclone"},
+		{"rclone", "engine", "ceiling"},
+		{"ceiling", "engine", "rclone"},
+		{"rclone", "ceiling", "engine"},
+	}
+	return slices.Clone(orders[round%len(orders)])
 }
 
 func (s *smallEnv) measure(ctx context.Context, contender string) (smallRun, error) {
@@ -409,7 +422,8 @@ func printSmallReport(w io.Writer, cfg config, s *smallEnv, runs map[string][]sm
 	fmt.Fprintf(w, "GCS (fake-gcs-server, in process) -> S3 (MinIO) on 127.0.0.1, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(w, "load average (1, 5, 15 min) before the run: %s, after: %s\n", info.loadBefore, loadAverage())
 	fmt.Fprintf(w, "concurrency %d: the engine's PART_CONCURRENCY and BATCH_CONCURRENCY (handler batches of 10 records), rclone --transfers, the ceiling's GETs and its PUTs\n", cfg.smallConcurrency)
-	fmt.Fprintf(w, "%d rounds, each running every contender once in rotating order; cells are each contender's median run by time\n", cfg.runs)
+	fmt.Fprintf(w, "%d rounds, each running every contender once, the engine and the ceiling back to back (order alternating), rclone before or after them;\n", cfg.runs)
+	fmt.Fprintln(w, "cells are each contender's median run by time; goal ratios are paired within a round")
 	fmt.Fprintf(w, "rclone: %s: copy %s\n", info.rclone, strings.Join(smallRcloneFlags(cfg), " "))
 	fmt.Fprintln(w, "requests counted where they reach a stand-in (GCS: as fake-gcs serves them; S3: at a relaying proxy whose CPU is in the fake-gcs column)")
 	fmt.Fprintln(w)
@@ -469,7 +483,7 @@ func printSmallReport(w io.Writer, cfg config, s *smallEnv, runs map[string][]sm
 		return "FAIL"
 	}
 	rng := func(xs []float64) string {
-		return fmt.Sprintf("%.2fx [%.2f, %.2f]", median(xs), slices.Min(xs), slices.Max(xs))
+		return fmt.Sprintf("%.3fx [%.2f, %.2f]", median(xs), slices.Min(xs), slices.Max(xs))
 	}
 	if len(vsCeil) > 0 {
 		fmt.Fprintf(w, "  objects/s >= 0.9x the ceiling         %s %s\n", verdict(median(vsCeil) >= 0.9), rng(vsCeil))
