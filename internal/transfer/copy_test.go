@@ -388,6 +388,18 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 			}
 			return standin.Fault{Before: func() { started.Done(); started.Wait() }}
 		})
+		// A multipart copy looks for an open upload of the key before it
+		// creates one: both look before either creates, so neither joins the
+		// other's upload and both reach their own conditional Complete.
+		var listed sync.WaitGroup
+		listed.Add(2)
+		var listsSeen atomic.Int32
+		e.onS3Request(func(r *http.Request) standin.Fault {
+			if r.Method == http.MethodGet && r.URL.Query().Has("uploads") && listsSeen.Add(1) <= 2 {
+				return standin.Fault{Before: func() { listed.Done(); listed.Wait() }}
+			}
+			return standin.Fault{}
+		})
 		engines := []*Engine{e.engine(nil), e.engine(nil)}
 		outcomes := make([]Outcome, 2)
 		var wg sync.WaitGroup
