@@ -90,7 +90,7 @@ lint: ## go vet, gofmt, and a build for macOS (Linux-only process code stays beh
 
 # ---- bench and demo ------------------------------------------------------------------------
 .PHONY: bench
-bench: bench-edge bench-transfer bench-list ## Every benchmark: edge handler latency, copy throughput and list + diff vs rclone and the ceiling
+bench: bench-edge bench-transfer bench-small bench-list ## Every benchmark: edge handler latency, large and small copies, list + diff, each vs rclone and the ceiling
 
 .PHONY: bench-edge
 bench-edge: lambda/edge/node_modules
@@ -109,6 +109,10 @@ soak: tools ## The whole flow under seeded faults for about 5 minutes; replay wi
 bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone check --one-way and the bare listings
 	@command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; } || { echo "the benchmark needs rclone 1.60 (Debian): apt-get install -y rclone"; exit 1; }
 	env -u AWS_CA_BUNDLE go run ./bench/listdiff $(BENCH_LIST_FLAGS)
+
+.PHONY: bench-small
+bench-small: bench-tools ## 2,000 small objects through the Lambda's handler vs rclone copy and the stand-ins' ceiling
+	go run ./bench -small $(BENCH_FLAGS)
 
 .PHONY: demo
 demo: tools ## Run the whole flow on 127.0.0.1 and print what happens; Ctrl-C stops everything

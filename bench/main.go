@@ -44,6 +44,10 @@ type config struct {
 	keepTemp    bool
 	profileDir  string
 	trace       bool
+
+	small            bool // the small-objects bench instead
+	smallObjects     int
+	smallConcurrency int
 }
 
 func main() {
@@ -65,13 +69,16 @@ func parseFlags() (config, error) {
 	sizes := flag.String("sizes", "16MiB,256MiB,1GiB", "comma-separated object sizes (B, KiB, MiB, GiB)")
 	partSize := flag.String("part-size", "16MiB", "multipart part size for every contender (the Lambda's PART_SIZE_MIB default)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "parts in flight for every contender (the Lambda's PART_CONCURRENCY default)")
-	flag.IntVar(&cfg.runs, "runs", 3, "rounds per size, each running every contender once (order rotating); the table shows each one's median by time")
+	flag.IntVar(&cfg.runs, "runs", 5, "rounds per size, each running every contender once (order rotating); the table shows each one's median by time")
 	contenders := flag.String("contenders", "engine,engine-warm,rclone,ceiling",
 		"which to run: engine, rclone, ceiling and engine-warm (the second copy in one process, with warm connections, as in a warm Lambda container)")
 	flag.StringVar(&cfg.minio, "minio", "", "MinIO binary (default <module root>/.tools/bin/minio)")
 	flag.StringVar(&cfg.rclone, "rclone", "rclone", "rclone binary (1.60 from Debian)")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "write CPU profiles of the engine and rclone runs here (go tool pprof FILE)")
 	flag.BoolVar(&cfg.trace, "trace", false, "log when each of the engine's S3 calls and source GETs ran (where its time goes)")
+	flag.BoolVar(&cfg.small, "small", false, "run the small-objects bench: many small objects through the Lambda's handler, rclone copy and the stand-ins' ceiling")
+	flag.IntVar(&cfg.smallObjects, "objects", 2000, "-small: how many objects")
+	flag.IntVar(&cfg.smallConcurrency, "small-concurrency", 16, "-small: copies at once for every contender")
 	flag.BoolVar(&cfg.keepTemp, "keep-temp", false, "keep the temporary folder (MinIO data, built helpers) for inspection")
 	flag.Parse()
 
@@ -90,8 +97,8 @@ func parseFlags() (config, error) {
 		return cfg, fmt.Errorf("-part-size %s: want at least 5 MiB (S3's minimum) in whole KiB (rclone's unit)", *partSize)
 	}
 	cfg.partSize = ps
-	if cfg.concurrency < 1 || cfg.runs < 1 {
-		return cfg, fmt.Errorf("-concurrency and -runs must be at least 1")
+	if cfg.concurrency < 1 || cfg.runs < 1 || cfg.smallObjects < 1 || cfg.smallConcurrency < 1 {
+		return cfg, fmt.Errorf("-concurrency, -runs, -objects and -small-concurrency must be at least 1")
 	}
 	for _, c := range strings.Split(*contenders, ",") {
 		c = strings.TrimSpace(c)
@@ -106,6 +113,9 @@ func parseFlags() (config, error) {
 func run(ctx context.Context, cfg config) error {
 	began := time.Now()
 	loadBefore := loadAverage()
+	if cfg.small {
+		return runSmall(ctx, cfg, began, loadBefore)
+	}
 	root, err := standin.ModuleRoot()
 	if err != nil {
 		return err
@@ -116,8 +126,8 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	if slices.Contains(cfg.contenders, "rclone") {
-		if cfg.rclone, err = exec.LookPath(cfg.rclone); err != nil {
-			return fmt.Errorf("rclone not found (apt-get install -y rclone): %w", err)
+		if cfg.rclone, err = lookRclone(cfg.rclone); err != nil {
+			return err
 		}
 	}
 	tmp, err := os.MkdirTemp("", "backtoorigin-bench-")
@@ -173,7 +183,11 @@ func run(ctx context.Context, cfg config) error {
 		}
 		rows = append(rows, r)
 	}
-	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began)})
+	cold, err := measureColdStart(ctx, root, tmp, cfg.runs)
+	if err != nil {
+		return err
+	}
+	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began), cold: cold})
 	return nil
 }
 
@@ -188,6 +202,10 @@ func buildHelpers(ctx context.Context, root, binDir string, contenders []string)
 		pkgs["ceilingget"] = "./bench/ceilingget"
 		pkgs["ceilingput"] = "./bench/ceilingput"
 	}
+	return buildPackages(ctx, root, binDir, pkgs)
+}
+
+func buildPackages(ctx context.Context, root, binDir string, pkgs map[string]string) (map[string]string, error) {
 	paths := map[string]string{}
 	for name, pkg := range pkgs {
 		out := filepath.Join(binDir, name)
@@ -199,6 +217,23 @@ func buildHelpers(ctx context.Context, root, binDir string, contenders []string)
 		paths[name] = out
 	}
 	return paths, nil
+}
+
+func lookRclone(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("rclone not found (apt-get install -y rclone): %w", err)
+	}
+	return path, nil
+}
+
+func rcloneVersionOf(ctx context.Context, rclone string) string {
+	out, err := exec.CommandContext(ctx, rclone, "version").Output()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return first
 }
 
 func parseSize(s string) (int64, error) {

@@ -78,3 +78,46 @@ func TestParseProcStat(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallRoundOrderKeepsThePairTogether(t *testing.T) {
+	// The ceiling goal's ratio is taken within a round: the engine and the
+	// ceiling must run back to back in every round, each first in half of them.
+	first := map[string]int{}
+	for r := range 8 {
+		order := smallRoundOrder(r)
+		if len(order) != 3 || !slices.Contains(order, "rclone") {
+			t.Fatalf("round %d: %q, want every contender once", r, order)
+		}
+		e, c := slices.Index(order, "engine"), slices.Index(order, "ceiling")
+		if e < 0 || c < 0 || e-c != 1 && c-e != 1 {
+			t.Fatalf("round %d: %q: engine and ceiling not back to back", r, order)
+		}
+		first[order[min(e, c)]]++
+	}
+	if first["engine"] != first["ceiling"] {
+		t.Errorf("engine first in %d rounds, ceiling in %d: want half each", first["engine"], first["ceiling"])
+	}
+}
+
+func TestSmallSizesFollowTheMix(t *testing.T) {
+	sizes := smallSizes(2000, 15)
+	if !slices.Equal(sizes, smallSizes(2000, 15)) {
+		t.Fatal("the same seed gave another set")
+	}
+	counts := make([]int, len(smallMix))
+	for _, s := range sizes {
+		for i, b := range smallMix {
+			if s > b.lo && s <= b.hi {
+				counts[i]++
+			}
+		}
+	}
+	for i, b := range smallMix {
+		if share := float64(counts[i]) / float64(len(sizes)); share < b.share-0.04 || share > b.share+0.04 {
+			t.Errorf("band %d-%d: %.3f of the objects, want about %.2f", b.lo, b.hi, share, b.share)
+		}
+	}
+	if sum := counts[0] + counts[1] + counts[2] + counts[3]; sum != len(sizes) {
+		t.Errorf("%d of %d sizes fall in a band", sum, len(sizes))
+	}
+}

@@ -31,6 +31,10 @@ type GCSOptions struct {
 	// StorageRoot keeps objects on disk instead of in memory (for objects
 	// too big to hold twice in RAM, such as benchmark inputs).
 	StorageRoot string
+	// ExternalURL is where the JSON API's links (an object's mediaLink)
+	// point: a proxy in front of the server, so clients that download by
+	// link go through it too. Empty: the server itself.
+	ExternalURL string
 }
 
 // StartGCS starts the fake GCS server. Close stops it.
@@ -39,6 +43,7 @@ func StartGCS(opts GCSOptions) (*GCS, error) {
 		Scheme:      "http",
 		Host:        "127.0.0.1",
 		StorageRoot: opts.StorageRoot,
+		ExternalURL: opts.ExternalURL,
 		// A PublicHost without a port matches any port on this host, so the
 		// /BUCKET/KEY routes also answer requests relayed by a test proxy on
 		// another 127.0.0.1 port.

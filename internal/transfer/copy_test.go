@@ -220,12 +220,12 @@ func TestCopyRetriesInjectedErrorsAndDroppedConnections(t *testing.T) {
 			}
 			return standin.Fault{}
 		}
-		switch n {
-		case 1, 2:
+		switch n { // GET 1 tells the object's size; the faults hit its parts
+		case 2, 3:
 			return standin.Fault{Status: http.StatusInternalServerError}
-		case 3:
+		case 4:
 			return standin.Fault{Status: http.StatusTooManyRequests}
-		case 4, 6:
+		case 5, 7:
 			return standin.Fault{DropAt: 1000} // connection cut mid-body
 		}
 		return standin.Fault{}
@@ -245,7 +245,7 @@ func TestCopyAbandonsAndRetriesAStalledRead(t *testing.T) {
 	data := randomBytes(2*minPartSize+9, 12)
 	e.put(standin.GCSObject{Key: "stalled.bin", Content: data})
 	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-		return standin.Fault{StallAt: map[int]int64{1: 4096}[n]} // the first GET goes silent mid-body
+		return standin.Fault{StallAt: map[int]int64{2: 4096}[n]} // the first part's GET goes silent mid-body (GET 1 told the size)
 	})
 	// Without the idle timeout the copy would hang on the silent response
 	// until this context ends.
@@ -286,7 +286,7 @@ func TestPersistentErrorsAfterProgressSuspendInsteadOfFailing(t *testing.T) {
 	data := randomBytes(3*minPartSize, 6)
 	e.put(standin.GCSObject{Key: "half-down.bin", Content: data})
 	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-		if n >= 2 {
+		if n >= 3 { // GET 1 told the size, GET 2 was part 1
 			return standin.Fault{Status: http.StatusServiceUnavailable}
 		}
 		return standin.Fault{}
@@ -343,7 +343,7 @@ func TestCopySourceOverwrittenMidCopy(t *testing.T) {
 		newer := randomBytes(4*minPartSize, 21)
 		var once sync.Once
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-			if n == 2 {
+			if n == 3 { // part 2 (GET 1 told the size)
 				once.Do(func() { e.put(standin.GCSObject{Key: "moving.bin", Content: newer}) })
 			}
 			return standin.Fault{}
@@ -376,19 +376,29 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 		key := fmt.Sprintf("race/%d", size)
 		data := randomBytes(size, uint64(size))
 		e.put(standin.GCSObject{Key: key, Content: data})
-		// No byte flows until both copies have HEADed the source, i.e. both
-		// found the destination empty: both must reach the conditional write.
-		var heads sync.WaitGroup
-		heads.Add(2)
-		var headsSeen atomic.Int32
+		// Each copy's first request to the source (its GET, whose headers
+		// tell the object) waits until the other copy's has arrived, so both
+		// start before either writes: both must reach the conditional write.
+		var started sync.WaitGroup
+		started.Add(2)
+		var firstSeen atomic.Int32
 		e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-			if r.Method == http.MethodHead {
-				if headsSeen.Add(1) > 2 { // a later check that the source is still current
-					return standin.Fault{}
-				}
-				return standin.Fault{Before: heads.Done}
+			if firstSeen.Add(1) > 2 { // parts and the check that the source is still current
+				return standin.Fault{}
 			}
-			return standin.Fault{Before: heads.Wait}
+			return standin.Fault{Before: func() { started.Done(); started.Wait() }}
+		})
+		// A multipart copy looks for an open upload of the key before it
+		// creates one: both look before either creates, so neither joins the
+		// other's upload and both reach their own conditional Complete.
+		var listed sync.WaitGroup
+		listed.Add(2)
+		var listsSeen atomic.Int32
+		e.onS3Request(func(r *http.Request) standin.Fault {
+			if r.Method == http.MethodGet && r.URL.Query().Has("uploads") && listsSeen.Add(1) <= 2 {
+				return standin.Fault{Before: func() { listed.Done(); listed.Wait() }}
+			}
+			return standin.Fault{}
 		})
 		engines := []*Engine{e.engine(nil), e.engine(nil)}
 		outcomes := make([]Outcome, 2)
@@ -429,7 +439,7 @@ func TestCompleteDoesNotOverwriteAnObjectWrittenMidCopy(t *testing.T) {
 	e.put(standin.GCSObject{Key: "late.bin", Content: randomBytes(2*minPartSize, 30)})
 	var once sync.Once
 	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-		if n == 1 { // after the destination was found empty, someone else writes the key
+		if n == 2 { // the first part's GET: after the destination was found empty, someone else writes the key
 			once.Do(func() {
 				_, err := e.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &e.dstBucket, Key: aws.String("late.bin"), Body: strings.NewReader("winner")})
 				if err != nil {
@@ -507,7 +517,7 @@ func TestSourceForbiddenIsAnOutcomeNotAFailure(t *testing.T) {
 	e.put(standin.GCSObject{Key: "acl/small.txt", Content: []byte("x")})
 	e.put(standin.GCSObject{Key: "acl/big.bin", Content: randomBytes(3*minPartSize, 14)})
 	e.proxy.OnRequest(func(n int, r *http.Request) standin.Fault {
-		if strings.HasSuffix(r.URL.Path, "small.txt") || n >= 2 { // the small object's HEAD; the big one's second part
+		if strings.HasSuffix(r.URL.Path, "small.txt") || n >= 4 { // the small object's GET; the big one's second part (its GET 2 told the size)
 			return standin.Fault{Status: http.StatusForbidden}
 		}
 		return standin.Fault{}

@@ -173,10 +173,13 @@ type Outcome string
 const (
 	// OutcomeCopied: this call wrote the object.
 	OutcomeCopied Outcome = "copied"
-	// OutcomeSkipped: the destination already had the key.
+	// OutcomeSkipped: the destination already had the key (found by a
+	// HEAD, or, for a small object, by its refused conditional write when
+	// what is there is not the version this copy read).
 	OutcomeSkipped Outcome = "skipped"
 	// OutcomeRaced: another copy completed the key first (412 on the
-	// conditional write); the object is there, written by someone else.
+	// conditional write); the object is there, written by someone else
+	// (for a small object: the version this copy read).
 	OutcomeRaced Outcome = "raced"
 	// OutcomeSourceMissing: the key does not exist at the source.
 	OutcomeSourceMissing Outcome = "source-missing"
@@ -285,32 +288,40 @@ func (e *Engine) copy(ctx context.Context, key string, resume *Resume, cond writ
 		return res, fmt.Errorf("copy %q: %w", key, err)
 	}
 
-	var skip bool
-	if cond.ifMatch == "" {
-		skip, err = e.destinationHas(ctx, key)
-	} else {
-		skip, err = e.destinationChanged(ctx, key, cond.ifMatch)
-	}
-	if err != nil {
-		return res, err
-	}
-	if skip {
-		if resume != nil {
-			e.abort(ctx, key, resume.UploadID)
+	if e.checkDestinationFirst(resume, nil, cond) {
+		if skipped, err := e.skipIfPresent(ctx, key, resume, cond); err != nil || skipped {
+			if skipped {
+				res.Outcome = OutcomeSkipped
+			}
+			return res, err
 		}
-		res.Outcome = OutcomeSkipped
-		return res, nil
 	}
 
 	for startOvers := 0; ; startOvers++ {
 		var obj SourceObject
-		obj, resume, err = e.headSource(ctx, key, resume)
-		if errors.Is(err, ErrSourceNotFound) {
-			res.Outcome = OutcomeSourceMissing
-			return res, nil
-		}
-		if err != nil {
-			return res, err
+		if resume == nil {
+			var larger bool
+			obj, larger, res, err = e.copyOpened(ctx, key, res, cond)
+			if err != nil || !larger {
+				return res, err
+			}
+			if e.checkDestinationFirst(nil, &obj, cond) {
+				if skipped, err := e.skipIfPresent(ctx, key, nil, cond); err != nil || skipped {
+					if skipped {
+						res.Outcome = OutcomeSkipped
+					}
+					return res, err
+				}
+			}
+		} else {
+			obj, resume, err = e.headSource(ctx, key, resume)
+			if errors.Is(err, ErrSourceNotFound) {
+				res.Outcome = OutcomeSourceMissing
+				return res, nil
+			}
+			if err != nil {
+				return res, err
+			}
 		}
 		res.Size, res.Generation = obj.Size, obj.Generation
 		if obj.Size > MaxObjectSize {
@@ -334,6 +345,58 @@ func (e *Engine) copy(ctx context.Context, key string, resume *Resume, cond writ
 		e.log.InfoContext(ctx, "starting the copy over with a new upload", "key", key, "reason", err)
 		resume = nil
 	}
+}
+
+// checkDestinationFirst is the one place that decides whether a copy asks
+// the destination for the key (HeadObject) before it writes. Exactness
+// never depends on it: every write is conditional (If-None-Match: * on
+// PutObject and CompleteMultipartUpload), so an existing object is refused,
+// never overwritten. The HEAD is only worth its request where it saves
+// more than it costs:
+//   - a continuation (resume): when the key is there, its upload is dropped
+//     at once instead of after parts were read again;
+//   - an object larger than a part (obj known, after the first GET's
+//     headers): a HEAD is cheap next to reading and uploading every part
+//     only to have the final Complete refused.
+//
+// A small object needs none: its PutObject is refused as cheaply as a HEAD
+// would answer, and nearly every message is for a key S3 does not have yet
+// (the edge queues only responses GCS served). obj is nil while the copy
+// knows nothing of the source yet.
+//
+// A refresh always looks first, once: it replaces only the copy whose ETag
+// it names, and the HEAD tells whether that copy is still there.
+func (e *Engine) checkDestinationFirst(resume *Resume, obj *SourceObject, cond writeCondition) bool {
+	switch {
+	case cond.ifMatch != "":
+		return obj == nil
+	case resume != nil:
+		return true
+	case obj == nil:
+		return false // the first GET comes first: it tells the size
+	default:
+		return obj.Size > e.partSize
+	}
+}
+
+// skipIfPresent HEADs the destination; when the key is there (for a
+// refresh: when the copy it was to replace is not), the copy is skipped and
+// a continuation's upload aborted.
+func (e *Engine) skipIfPresent(ctx context.Context, key string, resume *Resume, cond writeCondition) (bool, error) {
+	var skip bool
+	var err error
+	if cond.ifMatch == "" {
+		skip, err = e.destinationHas(ctx, key)
+	} else {
+		skip, err = e.destinationChanged(ctx, key, cond.ifMatch)
+	}
+	if err != nil || !skip {
+		return false, err
+	}
+	if resume != nil {
+		e.abort(ctx, key, resume.UploadID)
+	}
+	return true, nil
 }
 
 // maxStartOvers bounds how often one Copy abandons its upload and starts

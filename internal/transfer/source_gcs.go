@@ -232,31 +232,65 @@ func (s *Source) Head(ctx context.Context, key, generation string) (SourceObject
 	if resp.StatusCode != http.StatusOK {
 		return SourceObject{}, statusError("head", key, resp)
 	}
-	h := resp.Header
+	obj, err := objectFromHeader(key, resp.Header)
+	if err != nil {
+		return SourceObject{}, fmt.Errorf("head %w", err)
+	}
+	if generation != "" && obj.Generation != "" && obj.Generation != generation {
+		return SourceObject{}, fmt.Errorf("head source %q: asked for generation %s, got %s", key, generation, obj.Generation)
+	}
+	return obj, nil
+}
+
+// objectFromHeader reads what a HEAD or a whole-object GET says about the
+// version it describes: stored size, generation, ETag, CRC32C and the
+// object headers.
+func objectFromHeader(key string, h http.Header) (SourceObject, error) {
 	size := h.Get("X-Goog-Stored-Content-Length")
 	if size == "" {
 		size = h.Get("Content-Length")
 	}
 	n, err := strconv.ParseInt(size, 10, 64)
 	if err != nil || n < 0 {
-		return SourceObject{}, fmt.Errorf("head source %q: bad length %q", key, size)
+		return SourceObject{}, fmt.Errorf("source %q: bad length %q", key, size)
 	}
 	obj := SourceObject{Size: n, Generation: h.Get("X-Goog-Generation"), ETag: h.Get("ETag"), Header: h}
-	if generation != "" && obj.Generation != "" && obj.Generation != generation {
-		return SourceObject{}, fmt.Errorf("head source %q: asked for generation %s, got %s", key, generation, obj.Generation)
-	}
 	for _, v := range h.Values("X-Goog-Hash") {
 		for _, kv := range strings.Split(v, ",") {
 			if b64, ok := strings.CutPrefix(strings.TrimSpace(kv), "crc32c="); ok {
 				c, err := decodeCRC32C(b64)
 				if err != nil {
-					return SourceObject{}, fmt.Errorf("head source %q: x-goog-hash: %w", key, err)
+					return SourceObject{}, fmt.Errorf("source %q: x-goog-hash: %w", key, err)
 				}
 				obj.CRC32C = &c
 			}
 		}
 	}
 	return obj, nil
+}
+
+// Open GETs the current version of key whole. Its response headers say
+// everything a HEAD would (GCS sends size, generation, x-goog-hash and the
+// object headers on a GET too), so a copy that has no version to pin yet
+// learns the object and receives its bytes in one request. The body is
+// exactly obj.Size stored bytes; the caller closes it.
+func (s *Source) Open(ctx context.Context, key string) (SourceObject, io.ReadCloser, error) {
+	resp, err := s.do(ctx, http.MethodGet, key, "", nil)
+	if err != nil {
+		return SourceObject{}, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return SourceObject{}, nil, statusError("get", key, resp)
+	}
+	obj, err := objectFromHeader(key, resp.Header)
+	if err == nil && resp.ContentLength >= 0 && resp.ContentLength != obj.Size {
+		err = fmt.Errorf("source %q: %d bytes announced, %d stored (transcoded?)", key, resp.ContentLength, obj.Size)
+	}
+	if err != nil {
+		resp.Body.Close()
+		return SourceObject{}, nil, fmt.Errorf("get %w", err)
+	}
+	return obj, resp.Body, nil
 }
 
 // ErrSourceChanged means the pinned version is no longer what the origin

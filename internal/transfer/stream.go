@@ -79,18 +79,27 @@ var errStalled = errors.New("source stopped sending")
 
 // streamRange opens bytes [off, off+n) of the pinned source version and
 // runs upload with them as its body. It returns the CRC32C of the bytes the
-// upload consumed. A transfer that moves no byte for ReadIdleTimeout (a
-// silent source, or a destination that stopped reading) is abandoned with
-// errStalled, which is retryable: a half-dead connection would otherwise
-// hold the part until the invocation's deadline. Every byte read is added
-// to moved, when given, whether or not the part then completes.
+// upload consumed. Every byte read is added to moved, when given, whether
+// or not the part then completes.
 func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, off, n int64, moved *atomic.Int64, upload func(context.Context, *rangeReader) error) (uint32, error) {
+	return e.stream(ctx, key, off, moved, func(ctx context.Context) (io.ReadCloser, int64, error) {
+		body, err := e.source.Get(ctx, key, obj, off, n)
+		return body, n, err
+	}, upload)
+}
+
+// stream runs upload with the body open returns (n bytes) as its body. A
+// transfer that moves no byte for ReadIdleTimeout (a silent source, or a
+// destination that stopped reading), opening included, is abandoned with
+// errStalled, which is retryable: a half-dead connection would otherwise
+// hold the part until the invocation's deadline.
+func (e *Engine) stream(ctx context.Context, key string, off int64, moved *atomic.Int64, open func(context.Context) (io.ReadCloser, int64, error), upload func(context.Context, *rangeReader) error) (uint32, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := time.AfterFunc(e.readIdleTimeout, func() { cancel(errStalled) })
 	defer idle.Stop()
 
-	body, err := e.source.Get(ctx, key, obj, off, n)
+	body, n, err := open(ctx)
 	var r *rangeReader
 	if err == nil {
 		defer body.Close()
@@ -100,6 +109,9 @@ func (e *Engine) streamRange(ctx context.Context, key string, obj SourceObject, 
 				moved.Add(int64(n))
 			}
 		}}
+		if n == 0 {
+			r.whole.Store(true) // nothing to read: the CRC32C of no bytes is final
+		}
 		err = upload(ctx, r)
 	}
 	if err != nil && context.Cause(ctx) == errStalled {

@@ -136,3 +136,18 @@ func TestWiringFromEnvironmentCopiesThroughStandIns(t *testing.T) {
 		t.Fatalf("%d dead letters through the env-configured SQS client, want 1", len(msgs))
 	}
 }
+
+// The SDK's default keeps 10 idle connections per host; a batch of 16
+// small copies would then open and close connections all the time.
+func TestHTTPClientsKeepAConnectionPerConcurrentRequest(t *testing.T) {
+	cfg, err := ConfigFromEnv(env(map[string]string{
+		"DESTINATION_BUCKET": "dst", "SOURCE_BUCKET": "src", "QUEUE_URL": "q", "DEAD_LETTER_QUEUE_URL": "dlq",
+		"PART_CONCURRENCY": "16", "BATCH_CONCURRENCY": "16",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := HTTPClient(cfg).GetTransport().MaxIdleConnsPerHost; got != 32 {
+		t.Errorf("AWS clients keep %d idle connections per host, want 32 (16 streams + 16 copies' own requests)", got)
+	}
+}

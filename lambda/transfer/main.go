@@ -28,7 +28,7 @@ func main() {
 		fail(err)
 	}
 	// Honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_SQS for stand-ins.
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(transferlambda.HTTPClient(cfg)))
 	if err != nil {
 		fail(err)
 	}

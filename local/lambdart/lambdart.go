@@ -67,6 +67,9 @@ type Instance struct {
 	initErr  string
 	reqSeq   int
 	closed   bool
+	// started is when the current process was started, firstAPICall when
+	// it first called the Runtime API: the function's init (cold start).
+	started, firstAPICall time.Time
 }
 
 type invocation struct {
@@ -132,12 +135,14 @@ func (in *Instance) startProcess() error {
 	cmd.Stderr = in.fn.Logs
 	// Its own process group keeps a terminal's Ctrl-C from killing it under
 	// the harness, which stops it in order.
+	started := time.Now()
 	proc, err := supervise.Start(cmd, supervise.Options{Name: "function " + in.fn.Name, OwnGroup: true})
 	if err != nil {
 		return err
 	}
 	in.mu.Lock()
 	in.proc, in.procDone, in.initErr = proc, proc.Exited(), ""
+	in.started, in.firstAPICall = started, time.Time{}
 	in.mu.Unlock()
 	go func() {
 		err := proc.Wait()
@@ -240,7 +245,24 @@ func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 	}
 }
 
+// ColdStart is how long the current process took from its start to its
+// first Runtime API call (its init: environment, clients, handler); false
+// until it has made one.
+func (in *Instance) ColdStart() (time.Duration, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.firstAPICall.IsZero() {
+		return 0, false
+	}
+	return in.firstAPICall.Sub(in.started), true
+}
+
 func (in *Instance) next(w http.ResponseWriter, r *http.Request) {
+	in.mu.Lock()
+	if in.firstAPICall.IsZero() {
+		in.firstAPICall = time.Now()
+	}
+	in.mu.Unlock()
 	select {
 	case inv := <-in.invocations:
 		h := w.Header()

@@ -189,3 +189,24 @@ func processAlive(pid int) bool {
 	}
 	return p.Signal(syscall.Signal(0)) == nil
 }
+
+// The cold start is measured from the process start to its first Runtime
+// API call, and only once per process: a warm invocation does not move it.
+func TestColdStartIsInitOnly(t *testing.T) {
+	started := time.Now()
+	in := startTestFunction(t, 5*time.Second)
+	if _, err := invoke(t, in, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	cold, ok := in.ColdStart()
+	if !ok || cold <= 0 || cold > time.Since(started) {
+		t.Fatalf("cold start %s (%v), want a positive time within the %s since the start", cold, ok, time.Since(started))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := invoke(t, in, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := in.ColdStart(); again != cold {
+		t.Fatalf("cold start moved from %s to %s with a warm invocation", cold, again)
+	}
+}
