@@ -50,32 +50,13 @@ func NewOriginRequest(scope constructs.Construct, id string, props *OriginReques
 		return nil, err
 	}
 
-	role := awsiam.NewRole(this, jsii.String("Role"), &awsiam.RoleProps{
-		Description: jsii.String("Lambda@Edge origin-request: write logs, read the source HMAC secret"),
-		AssumedBy: awsiam.NewCompositePrincipal(
-			awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			awsiam.NewServicePrincipal(jsii.String("edgelambda.amazonaws.com"), nil),
-		),
+	f := newEdgeFunction(this, edgeFunctionProps{
+		RoleDescription: "Lambda@Edge origin-request: write logs, read the source HMAC secret",
+		Description:     "Signs CloudFront's requests to the private source with its HMAC key; leaves the S3 request alone",
+		Bundle:          dir,
+		Handler:         strings.TrimSuffix(edgebundle.OriginRequestHandler, ".mjs") + ".handler",
 	})
-	fn := awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
-		Description:  jsii.String("Signs CloudFront's requests to the private source with its HMAC key; leaves the S3 request alone"),
-		Runtime:      awslambda.Runtime_NODEJS_22_X(),
-		Architecture: awslambda.Architecture_X86_64(),
-		Handler:      jsii.String(strings.TrimSuffix(edgebundle.OriginRequestHandler, ".mjs") + ".handler"),
-		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
-		MemorySize:   jsii.Number(128),
-		// The secret read is bounded to 1.5 s; this only catches a hung runtime.
-		Timeout: awscdk.Duration_Seconds(jsii.Number(5)),
-		Role:    role,
-	})
-	logs := awsiam.NewPolicy(this, jsii.String("Logs"), &awsiam.PolicyProps{
-		Roles: &[]awsiam.IRole{role},
-		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: jsii.Strings(fmt.Sprintf("arn:%s:logs:*:%s:log-group:/aws/lambda/us-east-1.%s:*",
-				*stack.Partition(), *stack.Account(), *fn.FunctionName())),
-		})},
-	})
+	role := f.Role
 	// That one secret and nothing else. A name (not an ARN) gets Secrets Manager's random
 	// six-character suffix, which IAM matches with "-??????".
 	secretArn := props.Settings.SecretID
@@ -86,26 +67,10 @@ func NewOriginRequest(scope constructs.Construct, id string, props *OriginReques
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
 		Resources: jsii.Strings(secretArn),
 	}))
-	cdknag.NagSuppressions_AddResourceSuppressions(logs, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("Lambda@Edge runs and logs in every region, so its log-group ARN needs a region wildcard; the log group name is fixed"),
-		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:logs:\*:<AWS::AccountId>:log-group:\/aws\/lambda\/us-east-1\..*:\*$/`)}},
-	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
 		Reason:    jsii.String("A secret named without its ARN has a random six-character suffix; -?????? matches exactly that one secret"),
 		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\?\?\?\?\?\?$/`)}},
 	}}, jsii.Bool(true))
-	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-L1"),
-		Reason: jsii.String("Lambda@Edge supports fewer runtimes than Lambda; Node.js 22 is the one this handler is built and tested for"),
-	}}, nil)
-
-	version := fn.CurrentVersion()
-	return &OriginRequest{
-		Construct:        this,
-		Function:         fn,
-		Version:          version,
-		VersionLogicalID: version.Node().DefaultChild().(awscdk.CfnResource).LogicalId(),
-	}, nil
+	return &OriginRequest{Construct: this, Function: f.Function, Version: f.Version, VersionLogicalID: f.VersionLogicalID}, nil
 }
