@@ -389,14 +389,17 @@ func TestConcurrentCopiesOfOneKeyWriteOnce(t *testing.T) {
 			return standin.Fault{Before: func() { started.Done(); started.Wait() }}
 		})
 		// A multipart copy looks for an open upload of the key before it
-		// creates one: both look before either creates, so neither joins the
-		// other's upload and both reach their own conditional Complete.
-		var listed sync.WaitGroup
-		listed.Add(2)
-		var listsSeen atomic.Int32
+		// creates one. Each CreateMultipartUpload waits until the other copy
+		// sends its own, so both have looked (and found none) before either
+		// upload exists: neither joins the other's, and both reach their own
+		// conditional Complete. (Holding the listings instead was not enough:
+		// one copy's create could reach S3 before the other's listing did.)
+		var created sync.WaitGroup
+		created.Add(2)
+		var createsSeen atomic.Int32
 		e.onS3Request(func(r *http.Request) standin.Fault {
-			if r.Method == http.MethodGet && r.URL.Query().Has("uploads") && listsSeen.Add(1) <= 2 {
-				return standin.Fault{Before: func() { listed.Done(); listed.Wait() }}
+			if isCreateUpload(r) && createsSeen.Add(1) <= 2 {
+				return standin.Fault{Before: func() { created.Done(); created.Wait() }}
 			}
 			return standin.Fault{}
 		})
