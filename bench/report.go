@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// printReport writes the settings, the one table and the goals of issue 4.
+// printReport writes the settings, the one table and the copy goals.
 func printReport(w io.Writer, cfg config, rows []sizeResult, info runInfo) {
 	fmt.Fprintf(w, "\nGCS (fake-gcs-server, in process) -> S3 (MinIO) on 127.0.0.1, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(w, "load average (1, 5, 15 min) before the run: %s, after: %s\n", info.loadBefore, loadAverage())
@@ -134,7 +134,7 @@ func printInner(w io.Writer, rows []sizeResult) {
 	}
 }
 
-// printGoals checks issue 4's targets against the rows that were measured.
+// printGoals checks the copy goals against the rows that were measured.
 func printGoals(w io.Writer, cfg config, rows []sizeResult) {
 	var variants []string
 	for _, name := range []string{cEngine, cWarm} {
@@ -155,7 +155,7 @@ func printGoals(w io.Writer, cfg config, rows []sizeResult) {
 		return "FAIL " + value
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "goals (issues 4 and 15)\t%s\t\n", strings.Join(variants, "\t"))
+	fmt.Fprintf(tw, "goals\t%s\t\n", strings.Join(variants, "\t"))
 	line := func(goal string, cell func(name string) (string, bool)) {
 		cells, any := make([]string, len(variants)), false
 		for i, name := range variants {

@@ -475,7 +475,7 @@ func printSmallReport(w io.Writer, cfg config, s *smallEnv, runs map[string][]sm
 		t, _ := perObject(r.Requests, n)
 		reqs = append(reqs, t)
 	}
-	fmt.Fprintln(w, "\ngoals (issue 15), ratios paired within each round: median [min, max]")
+	fmt.Fprintln(w, "\ngoals, ratios paired within each round: median [min, max]")
 	verdict := func(ok bool) string {
 		if ok {
 			return "PASS"
