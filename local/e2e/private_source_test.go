@@ -5,25 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/jsii-runtime-go"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
-	"github.com/backtoorigin/backtoorigin/local/cfn"
 	"github.com/backtoorigin/backtoorigin/local/front"
 	"github.com/backtoorigin/backtoorigin/local/harness"
-	"github.com/backtoorigin/backtoorigin/stacks"
 )
 
 // privateSourceDomain is the private source's host as the template names it
@@ -35,37 +30,6 @@ const privateSourceDomain = "private-source.example.com"
 // through the function's test hook (deployed: 5 minutes): longer than the
 // test, so every signed fetch uses the key read first.
 const keyTTL = 10 * time.Minute
-
-// synthApp synthesizes the app with context, as synthTemplate does, and
-// loads the distribution with cfn.LoadApp, so an associated origin-request
-// function is the synthesized bundle with its baked settings.
-func synthApp(t *testing.T, context map[string]string) *cfn.Distribution {
-	t.Helper()
-	root, err := standin.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := stacks.ParseConfig(context, "", harness.Region)
-	if err != nil {
-		t.Fatalf("context %v: %v", context, err)
-	}
-	cfg.EdgeCodeDir = filepath.Join(root, "lambda", "edge")
-	cfg.TransferCodeDir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(cfg.TransferCodeDir, "bootstrap"), []byte("placeholder"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	outdir := t.TempDir()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
-	if _, err := stacks.NewApp(app, cfg); err != nil {
-		t.Fatalf("NewApp: %v", err)
-	}
-	app.Synth(nil)
-	d, err := cfn.LoadApp(outdir, stacks.MainStackName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // waitCopied waits for o in S3 and checks its bytes, type, caching and
 // that it has no Content-Encoding (the source has none; the engine's upload
@@ -139,7 +103,7 @@ func asJSON(v any) string {
 func TestPrivateSource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteWait)
 	defer cancel()
-	d := synthApp(t, map[string]string{
+	d := synthTemplate(t, map[string]string{
 		"sourceEndpoint":   "https://" + privateSourceDomain,
 		"sourceRegion":     standin.S3Region,
 		"sourceHmacSecret": harness.SourceHMACSecret,

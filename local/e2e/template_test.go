@@ -19,6 +19,8 @@ import (
 // front imitates exactly what that context deploys. It works from a clean
 // clone: the template is made here, not taken from a cdk.out left by an
 // earlier `make synth` with another context.
+// An associated origin-request function is
+// taken from the synthesized bundle, with its baked settings (cfn.LoadApp).
 func synthTemplate(t *testing.T, context map[string]string) *cfn.Distribution {
 	t.Helper()
 	root, err := standin.ModuleRoot()
@@ -42,7 +44,7 @@ func synthTemplate(t *testing.T, context map[string]string) *cfn.Distribution {
 		t.Fatalf("NewApp: %v", err)
 	}
 	app.Synth(nil)
-	d, err := cfn.Load(filepath.Join(outdir, stacks.MainStackName+".template.json"))
+	d, err := cfn.LoadApp(outdir, stacks.MainStackName)
 	if err != nil {
 		t.Fatal(err)
 	}
