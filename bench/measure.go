@@ -78,9 +78,17 @@ func (m measurement) MBps(size int64) float64 { return float64(size) / 1e6 / m.S
 type sizeResult struct {
 	Size    int64
 	Results map[string]measurement
-	// Paired holds, per round, the "GET + PUT at once" time over the engine's,
-	// the two measured back to back: MinIO's phases move both alike.
-	Paired []float64
+	// Paired holds, per round, the "GET + PUT at once" time over the engine's
+	// first copy in a fresh process, timed as the ceiling's children time
+	// themselves: from the end of setup (clients built, nothing connected) to
+	// the end of the copy. The two are measured back to back, since MinIO's
+	// phases move both alike. PairedProcess is the same ratio over the
+	// engine's whole process (exec to exit: start, SDK setup and the copy);
+	// the ceiling's children leave their setup out, so only Paired compares
+	// like with like, and the process start is reported on its own as the
+	// transfer Lambda's cold start.
+	Paired        []float64
+	PairedProcess []float64
 }
 
 type environment struct {
@@ -96,7 +104,7 @@ type environment struct {
 // (see roundOrder), and each contender's cell is its median run by time.
 func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeResult, error) {
 	runs := map[string][]measurement{}
-	var paired []float64
+	var paired, pairedProcess []float64
 	for round := range e.cfg.runs {
 		for _, c := range roundOrder(e.cfg.contenders, round) {
 			log.Printf("%s: round %d of %d: %s", formatSize(obj.Size), round+1, e.cfg.runs, c)
@@ -108,8 +116,12 @@ func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeRe
 					// Its pair, at once: the goal's ratio comes from the two.
 					err = e.measureOne(ctx, obj, cTogether, []childSpec{e.ceilingGetSpec(obj), e.ceilingPutSpec(obj)}, true, runs)
 					if err == nil {
-						together, engine := runs[cTogether], runs[cEngine]
-						paired = append(paired, together[len(together)-1].Seconds/engine[len(engine)-1].Seconds)
+						together, engine := runs[cTogether][len(runs[cTogether])-1], runs[cEngine][len(runs[cEngine])-1]
+						if engine.InnerSecs <= 0 {
+							return sizeResult{}, fmt.Errorf("%s: the engine reported no time inside Copy", formatSize(obj.Size))
+						}
+						paired = append(paired, together.Seconds/engine.InnerSecs)
+						pairedProcess = append(pairedProcess, together.Seconds/engine.Seconds)
 					}
 				}
 			case "engine-warm":
@@ -125,7 +137,7 @@ func (e *environment) measureSize(ctx context.Context, obj sourceObject) (sizeRe
 			}
 		}
 	}
-	res := sizeResult{Size: obj.Size, Results: map[string]measurement{}, Paired: paired}
+	res := sizeResult{Size: obj.Size, Results: map[string]measurement{}, Paired: paired, PairedProcess: pairedProcess}
 	for name, ms := range runs {
 		slices.SortFunc(ms, func(a, b measurement) int { return cmpFloat(a.Seconds, b.Seconds) })
 		res.Results[name] = ms[len(ms)/2]

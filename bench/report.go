@@ -186,12 +186,15 @@ func printGoals(w io.Writer, cfg config, rows []sizeResult) {
 		if r.Size == 16<<20 {
 			goal, what = 0.9, " (cold)"
 		}
-		line(fmt.Sprintf(">= %.2fx GET + PUT at once on %s%s, paired per round: median [min, max]", goal, formatSize(r.Size), what), func(name string) (string, bool) {
+		// Each engine run is a fresh process: its copy is a first copy, over
+		// new connections, like the ceiling children's. The goal reads the
+		// copy timed as they time theirs; the whole process is shown beside.
+		line(fmt.Sprintf(">= %.2fx GET + PUT at once on %s%s, paired per round: median [min, max]; whole process", goal, formatSize(r.Size), what), func(name string) (string, bool) {
 			if name != cEngine || len(r.Paired) == 0 {
 				return "-", false
 			}
 			x := median(r.Paired)
-			return verdict(x >= goal, fmt.Sprintf("%.2fx [%.2f, %.2f] of %d", x, slices.Min(r.Paired), slices.Max(r.Paired), len(r.Paired))), true
+			return verdict(x >= goal, fmt.Sprintf("%.2fx [%.2f, %.2f] of %d; %.2fx", x, slices.Min(r.Paired), slices.Max(r.Paired), len(r.Paired), median(r.PairedProcess))), true
 		})
 	}
 	bound := cfg.partSize*int64(cfg.concurrency) + 64<<20
