@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -35,6 +36,11 @@ type S3Server struct {
 	RootCAs         *x509.CertPool // trusts the server's certificate; nil over plain HTTP
 
 	proc *process
+
+	// With StartS3IAM: the reader accounts per bucket (see AddReader).
+	iam     bool
+	mu      sync.Mutex
+	readers map[string][]AccessKey
 }
 
 // StartS3 starts versitygw on a free 127.0.0.1 port storing objects under
@@ -49,7 +55,7 @@ func StartS3(ctx context.Context, dir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, nil) })
+	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, nil, nil) })
 }
 
 // retryFreePort retries a server start a few times: the free port it picked
@@ -83,8 +89,9 @@ func newS3Server(dir, scheme string) (*S3Server, string, error) {
 	}, addr, nil
 }
 
-// startVersityGW starts versitygw, serving HTTPS with cert when it is set.
-func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert) (*S3Server, error) {
+// startVersityGW starts versitygw, serving HTTPS with cert when it is set,
+// with extra global options (before the backend command).
+func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert, extra []string) (*S3Server, error) {
 	scheme := "http"
 	if cert != nil {
 		scheme = "https"
@@ -98,6 +105,7 @@ func startVersityGW(ctx context.Context, bin, dir string, cert *serverCert) (*S3
 		args = append(args, "--cert", cert.certFile, "--key", cert.keyFile)
 		s.RootCAs = cert.roots
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, append(args, "posix", dir)...)
 	// Credentials go through the environment, not argv, so they do not show
 	// up in process listings.

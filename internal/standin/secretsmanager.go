@@ -30,9 +30,12 @@ type SecretsManager struct {
 // SecretRead is one GetSecretValue call the stand-in answered.
 type SecretRead struct {
 	SecretID  string
-	UserAgent string // tells the JavaScript SDK (aws-sdk-js) from the Go one (aws-sdk-go-v2)
-	At        time.Time
-	Found     bool
+	UserAgent string    // tells the JavaScript SDK (aws-sdk-js) from the Go one (aws-sdk-go-v2)
+	At        time.Time // the request arrived
+	// Answered is when the answer was about to be written: the caller has
+	// the value only after this, so a cache it keeps counts from later.
+	Answered time.Time
+	Found    bool
 }
 
 // StartSecretsManager listens on a free 127.0.0.1 port.
@@ -55,6 +58,14 @@ func (s *SecretsManager) Put(id, value string) {
 	s.version[id]++
 }
 
+// Value returns a secret's current string value.
+func (s *SecretsManager) Value(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.secrets[id]
+	return v, ok
+}
+
 // Reads lists the GetSecretValue calls answered so far whose user agent
 // contains agent ("" for all).
 func (s *SecretsManager) Reads(agent string) []SecretRead {
@@ -73,6 +84,7 @@ func (s *SecretsManager) Reads(agent string) []SecretRead {
 func (s *SecretsManager) Close() error { return s.srv.Close() }
 
 func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	answer := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(status)
@@ -99,7 +111,7 @@ func (s *SecretsManager) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	value, ok := s.secrets[in.SecretID]
 	version := s.version[in.SecretID]
-	s.calls = append(s.calls, SecretRead{SecretID: in.SecretID, UserAgent: r.Header.Get("User-Agent"), At: time.Now(), Found: ok})
+	s.calls = append(s.calls, SecretRead{SecretID: in.SecretID, UserAgent: r.Header.Get("User-Agent"), At: arrived, Answered: time.Now(), Found: ok})
 	s.mu.Unlock()
 	if !ok {
 		fail(http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")

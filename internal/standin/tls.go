@@ -32,7 +32,7 @@ func StartS3TLS(ctx context.Context, dir, tlsDir string) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, cert) })
+	return retryFreePort(func() (*S3Server, error) { return startVersityGW(ctx, bin, dir, cert, nil) })
 }
 
 // serverCert is a certificate and key on disk and a pool that trusts it.

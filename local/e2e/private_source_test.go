@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/aws/jsii-runtime-go"
 	"io"
 	"net/http"
 	"strings"
@@ -15,8 +15,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/jsii-runtime-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 	"github.com/backtoorigin/backtoorigin/local/front"
 	"github.com/backtoorigin/backtoorigin/local/harness"
 )
@@ -27,9 +30,16 @@ import (
 const privateSourceDomain = "private-source.example.com"
 
 // keyTTL is the origin-request function's key cache TTL in this test, set
-// through the function's test hook (deployed: 5 minutes): longer than the
-// test, so every signed fetch uses the key read first.
-const keyTTL = 10 * time.Minute
+// through the function's createHandler test hook (deployed: 5 minutes):
+// long enough that two signed fetches right after each other share one
+// read, short enough to wait out after a rotation.
+const keyTTL = 15 * time.Second
+
+// cacheSlack is added to every wait for a key cache to run out: a cache's
+// clock starts when its owner has the secret's answer, a little after the
+// stand-in stamped SecretRead.Answered (delivery, parsing, scheduling on a
+// loaded machine).
+const cacheSlack = time.Second
 
 // waitCopied waits for o in S3 and checks its bytes, type, caching and
 // that it has no Content-Encoding (the source has none; the engine's upload
@@ -90,6 +100,15 @@ func (e *exchanges) nth(t *testing.T, path string, n int) front.Exchange {
 	return got
 }
 
+// httpStatus is the HTTP status of an SDK call's error (0 if none).
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
 func asJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -99,7 +118,11 @@ func asJSON(v any) string {
 // origin-request function (the synthesized bundle) signs the failover with
 // the key from Secrets Manager (a stand-in), leaves the S3 request alone,
 // caches the key, and the transfer function reads the same secret and
-// copies the object under the same key.
+// copies the object under the same key. Then the key is rotated at the
+// source (a second key, the secret switched to it, the old key deleted
+// while the store runs): once the edge function's cache runs out it signs
+// with the new key, the transfer function re-reads on its 403 and copies,
+// and each reads the secret exactly once more.
 func TestPrivateSource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteWait)
 	defer cancel()
@@ -163,9 +186,60 @@ func TestPrivateSource(t *testing.T) {
 		return keyID
 	}
 
-	first := object{key: "private/report.pdf", content: randomBytes(t, 200_000), contentType: "application/pdf", cacheControl: "public, max-age=60"}
+	// sourceKey is the key the secret holds now.
+	sourceKey := func() standin.AccessKey {
+		t.Helper()
+		v, _ := h.Secrets.Value(harness.SourceHMACSecret)
+		var k struct{ AccessKeyID, SecretAccessKey string }
+		if err := json.Unmarshal([]byte(v), &k); err != nil || k.AccessKeyID == "" {
+			t.Fatalf("secret %s is %q: %v", harness.SourceHMACSecret, v, err)
+		}
+		return standin.AccessKey{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
+	}
+	// getFromSource reads key from the store directly, signed with k.
+	getFromSource := func(k standin.AccessKey, key string) error {
+		c := standin.NewS3Client(h.PrivateSource.Endpoint, k.AccessKeyID, k.SecretAccessKey)
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(harness.GCSBucket), Key: aws.String(key)})
+		if err == nil {
+			out.Body.Close()
+		}
+		return err
+	}
+	// failoverGET is a viewer's first GET of o: served from the source
+	// through the signed failover, signed with the key id it returns.
+	failoverGET := func(o object, what string) string {
+		t.Helper()
+		r := s.do("GET", "/"+o.key, nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Fatalf("%s: %d, %d bytes; want 200 with the %d source bytes", what, r.status, len(r.body), len(o.content))
+		}
+		s.mustOrigin(r, "gcs", what) // the front's name for the secondary origin
+		return signedWith(seen.nth(t, "/"+o.key, 1))
+	}
+	// s3GET is a later GET of o: served from S3, the function leaving the
+	// S3 request as it came.
+	s3GET := func(o object, n int, what string) {
+		t.Helper()
+		r := s.do("GET", "/"+o.key, nil)
+		if r.status != 200 || !bytes.Equal(r.body, o.content) {
+			t.Fatalf("%s: %d, %d bytes", what, r.status, len(r.body))
+		}
+		s.mustOrigin(r, "s3", what)
+		if ex := seen.nth(t, "/"+o.key, n); len(ex.OriginRequests) != 1 || asJSON(ex.OriginRequests[0].Sent) != asJSON(ex.OriginRequests[0].Returned) {
+			t.Errorf("%s: origin-request calls %+v, want one for S3, unchanged", what, ex.OriginRequests)
+		}
+	}
+	pdf := func(key string) object {
+		return object{key: key, content: randomBytes(t, 200_000), contentType: "application/pdf", cacheControl: "public, max-age=60"}
+	}
+
+	first, second := pdf("private/report.pdf"), pdf("private/annex.pdf")
 	put(first)
-	oldKey := h.PrivateSource.AccessKeyID
+	put(second)
+	oldKey := sourceKey()
+	if oldKey.AccessKeyID == h.PrivateSource.AccessKeyID {
+		t.Fatalf("the secret holds the store's root key, not a reader key that can be deleted")
+	}
 
 	// Unsigned, the source refuses: without the signing function the
 	// failover would be a 403 to viewers.
@@ -178,30 +252,84 @@ func TestPrivateSource(t *testing.T) {
 		t.Fatalf("unsigned GET of the source: %d, want 403", resp.StatusCode)
 	}
 
-	r := s.do("GET", "/"+first.key, nil)
-	if r.status != 200 || !bytes.Equal(r.body, first.content) {
-		t.Fatalf("first GET: %d, %d bytes; want 200 with the %d source bytes", r.status, len(r.body), len(first.content))
+	if got := failoverGET(first, "first GET"); got != oldKey.AccessKeyID {
+		t.Errorf("first GET signed with key %q, want the secret's %q", got, oldKey.AccessKeyID)
 	}
-	s.mustOrigin(r, "gcs", "first GET") // the front's name for the secondary origin
-	if got := signedWith(seen.nth(t, "/"+first.key, 1)); got != oldKey {
-		t.Errorf("first GET signed with key %q, want the source's %q", got, oldKey)
+	// Right after, within the TTL: signed with the cached key, no new read.
+	if got := failoverGET(second, "first GET of a second object"); got != oldKey.AccessKeyID {
+		t.Errorf("second object's GET signed with key %q, want the secret's %q", got, oldKey.AccessKeyID)
+	}
+	if reads := edgeReads(); len(reads) != 1 {
+		t.Fatalf("the edge function read the secret %d times for two signed fetches right after each other, want once: it caches the key for %s; reads %+v",
+			len(reads), keyTTL, reads)
 	}
 	waitCopied(s, first)
+	waitCopied(s, second)
 	s.waitQueuesDrained()
-
-	r = s.do("GET", "/"+first.key, nil)
-	if r.status != 200 || !bytes.Equal(r.body, first.content) {
-		t.Fatalf("second GET: %d, %d bytes", r.status, len(r.body))
-	}
-	s.mustOrigin(r, "s3", "second GET")
-	if ex := seen.nth(t, "/"+first.key, 2); len(ex.OriginRequests) != 1 || asJSON(ex.OriginRequests[0].Sent) != asJSON(ex.OriginRequests[0].Returned) {
-		t.Errorf("second GET: origin-request calls %+v, want one for S3, unchanged", ex.OriginRequests)
-	}
+	s3GET(first, 2, "second GET")
 	if n := len(edgeReads()); n != 1 {
-		t.Errorf("the edge function read the secret %d times, want once: it caches the key", n)
+		t.Fatalf("the edge function read the secret %d times, want once: it caches the key", n)
 	}
 	if n := len(transferReads()); n != 1 {
-		t.Errorf("the transfer function read the secret %d times, want once (at init)", n)
+		t.Fatalf("the transfer function read the secret %d times, want once (at init)", n)
 	}
 
+	// Rotation, as the README's runbook does it at the source: a second
+	// key, the secret switched to it, the old key deleted. versitygw keeps
+	// running; the old key is refused from now on (403 InvalidAccessKeyId:
+	// see standin.StartS3IAM for where versitygw's source says so).
+	newKey, err := h.PrivateSource.AddReader(ctx, harness.GCSBucket)
+	if err != nil {
+		t.Fatalf("second source key: %v", err)
+	}
+	h.PutSourceKey(newKey)
+	if err := h.PrivateSource.RemoveReader(ctx, harness.GCSBucket, oldKey.AccessKeyID); err != nil {
+		t.Fatalf("delete the old source key: %v", err)
+	}
+	rotated := time.Now()
+	if err := getFromSource(oldKey, first.key); httpStatus(err) != http.StatusForbidden {
+		t.Fatalf("GET of the source with the deleted key: %v (status %d), want a 403", err, httpStatus(err))
+	}
+	if err := getFromSource(newKey, first.key); err != nil {
+		t.Fatalf("GET of the source with the new key: %v", err)
+	}
+	third := pdf("private/after-rotation.pdf")
+	put(third)
+
+	// Both functions still hold the deleted key. The edge function drops it
+	// only when its TTL runs out (an origin-request function never sees the
+	// response, and no origin-response function drops it on a 403); the
+	// transfer function re-reads on a 403, but at most once per
+	// MinSecretRereadInterval since its last read. Wait both bounds out,
+	// from the reads the stand-in answered.
+	until := edgeReads()[0].Answered.Add(keyTTL + cacheSlack)
+	if tr := transferReads()[0].Answered.Add(transferlambda.MinSecretRereadInterval + cacheSlack); tr.After(until) {
+		until = tr
+	}
+	t.Logf("waiting %s for the edge key cache (TTL %s) and the transfer's re-read bound (%s) to pass",
+		time.Until(until).Round(time.Millisecond), keyTTL, transferlambda.MinSecretRereadInterval)
+	time.Sleep(time.Until(until))
+
+	// (a) The first GET of an object put after the rotation is still served
+	// through the signed failover, now signed with the new key, read once.
+	if got := failoverGET(third, "first GET after the rotation"); got != newKey.AccessKeyID {
+		t.Errorf("first GET after the rotation signed with key %q, want the new %q (the old was %q)", got, newKey.AccessKeyID, oldKey.AccessKeyID)
+	}
+	if reads := edgeReads(); len(reads) != 2 || !reads[1].At.After(rotated) {
+		t.Errorf("edge reads of the secret: %+v; want the first and one more after the rotation (%s)", reads, rotated.Format(time.StampMilli))
+	}
+	// (b) The transfer function, signing with the deleted key, gets a 403,
+	// reads the secret again (the only thing that makes it re-read), and
+	// copies the object with the new key.
+	waitCopied(s, third)
+	s.waitQueuesDrained()
+	if reads := transferReads(); len(reads) != 2 || !reads[1].At.After(rotated) {
+		t.Errorf("transfer reads of the secret: %+v; want the one at init and one after the rotation (%s), on its 403", reads, rotated.Format(time.StampMilli))
+	}
+	// (c) The next GET comes from S3.
+	s3GET(third, 2, "second GET after the rotation")
+	// (d) Nothing read the secret again.
+	if e, tr := len(edgeReads()), len(transferReads()); e != 2 || tr != 2 {
+		t.Errorf("after the copy, the edge read the secret %d times, the transfer %d; want 2 each", e, tr)
+	}
 }

@@ -112,9 +112,9 @@ type Options struct {
 	// lost, so SQS delivers it again after the visibility timeout.
 	LoseAck func(events.SQSMessage) bool
 	// PrivateSource, if set, replaces the GCS stand-in with a private
-	// S3-compatible source: a second versitygw, readable only with its key,
-	// whose key is the secret SourceHMACSecret in a Secrets Manager
-	// stand-in. The transfer function reads it (SOURCE_HMAC_SECRET_ARN), and
+	// S3-compatible source: a second versitygw with accounts
+	// (standin.StartS3IAM), readable only with a reader key, which is the
+	// secret SourceHMACSecret in a Secrets Manager stand-in. The transfer function reads it (SOURCE_HMAC_SECRET_ARN), and
 	// so does the template's origin-request function, which the front runs
 	// from the synthesized bundle (Distribution from cfn.LoadApp). The
 	// template's source domain (sourceEndpoint) is what the edge functions
@@ -492,29 +492,39 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 // startPrivateSource starts the private source and the Secrets Manager
 // stand-in holding its key, and returns the source's URL.
 func (h *Harness) startPrivateSource(ctx context.Context, workDir string) (string, error) {
-	dir := filepath.Join(workDir, "source")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("source data folder: %w", err)
+	dir, iamDir := filepath.Join(workDir, "source"), filepath.Join(workDir, "source-iam")
+	for _, d := range []string{dir, iamDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", fmt.Errorf("source folder: %w", err)
+		}
 	}
 	var err error
-	if h.PrivateSource, err = standin.StartS3(ctx, dir); err != nil {
+	if h.PrivateSource, err = standin.StartS3IAM(ctx, dir, iamDir); err != nil {
 		return "", err
 	}
 	h.closers = append(h.closers, h.PrivateSource.Close)
 	if err := h.PrivateSource.CreateBucket(ctx, GCSBucket); err != nil {
 		return "", err
 	}
+	// The secret holds a read-only key, as a GCS HMAC key of a viewer
+	// service account; the store's root key stays the test's, for writing
+	// objects and replacing the reader (AddReader, RemoveReader).
+	reader, err := h.PrivateSource.AddReader(ctx, GCSBucket)
+	if err != nil {
+		return "", err
+	}
 	if h.Secrets, err = standin.StartSecretsManager(); err != nil {
 		return "", err
 	}
 	h.closers = append(h.closers, h.Secrets.Close)
-	h.putSourceKey()
+	h.PutSourceKey(reader)
 	return h.PrivateSource.Endpoint, nil
 }
 
-// putSourceKey writes the private source's current key to the secret.
-func (h *Harness) putSourceKey() {
-	b, _ := json.Marshal(map[string]string{"accessKeyId": h.PrivateSource.AccessKeyID, "secretAccessKey": h.PrivateSource.SecretAccessKey})
+// PutSourceKey writes a key of the private source to the secret
+// SourceHMACSecret (a new version of it), as put-secret-value does.
+func (h *Harness) PutSourceKey(k standin.AccessKey) {
+	b, _ := json.Marshal(map[string]string{"accessKeyId": k.AccessKeyID, "secretAccessKey": k.SecretAccessKey})
 	h.Secrets.Put(SourceHMACSecret, string(b))
 }
 
