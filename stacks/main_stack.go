@@ -119,6 +119,10 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	// virtual-hosted) and the SigV4 region of signed reads.
 	output("SourceEndpoint", cfg.Source.Raw, "Endpoint of the source bucket ("+sourceendpoint.BucketPlaceholder+" in the host: virtual-hosted; else path-style /BUCKET/KEY)")
 	output("SourceRegion", cfg.SourceRegion, "SigV4 region of signed source reads (auto for GCS)")
+	// The key rules, as the transfer function reads them: a backfill does not queue, and verify
+	// does not count missing, a key the deployment never copies.
+	output("IncludePrefixes", *jsonString(cfg.IncludePrefixes), "Key rules: only keys under one of these prefixes are copied (JSON; [] = every key)")
+	output("ExcludeSuffixes", *jsonString(cfg.ExcludeSuffixes), "Key rules: keys ending in one of these are never copied (JSON)")
 
 	// CDK's own helper functions (the weak import's SDK call, bucket auto-delete) use managed
 	// policies and runtimes chosen by CDK.

@@ -124,8 +124,8 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 		p.show(int64(bp.RangesDone), line)
 	}
 	opts.OnForeign = func(e migrate.Entry) {
-		if e.Kind == migrate.KindMissing {
-			fmt.Fprintf(stderr, "%s: %s\n", e.Key, e.Reason)
+		if e.Kind == migrate.KindExcluded {
+			fmt.Fprintf(stderr, "not queued: %s: %s\n", e.Key, e.Reason)
 			return
 		}
 		fmt.Fprintf(stderr, "not replaced: %s: %s\n", e.Key, e.Reason)
@@ -158,8 +158,8 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 		fmt.Fprintf(stdout, "refresh    %12d objects %12s\n", sum.Refreshed.Objects, humanBytes(sum.Refreshed.Bytes))
 		fmt.Fprintf(stdout, "foreign    %12d objects %12s (changed at the source, S3's object not written by this system: not replaced)\n", sum.Foreign.Objects, humanBytes(sum.Foreign.Bytes))
 	}
-	if sum.Unqueueable.Objects > 0 {
-		fmt.Fprintf(stdout, "not queued %12d objects %12s (keys the transfer refuses: a . or .. segment; listed on stderr)\n", sum.Unqueueable.Objects, humanBytes(sum.Unqueueable.Bytes))
+	if sum.Excluded.Objects > 0 {
+		fmt.Fprintf(stdout, "excluded   %12d objects %12s (not queued: the key rules leave them out or the transfer refuses the key; listed on stderr)\n", sum.Excluded.Objects, humanBytes(sum.Excluded.Bytes))
 	}
 	if e := result.Estimate; e != nil {
 		fmt.Fprintf(stdout, "estimated GCS cost of the copies: $%.2f egress + $%.2f for %d HEAD/GET requests + $%.4f for %d list calls = $%.2f\n",

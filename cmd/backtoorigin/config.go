@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +21,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/backtoorigin/backtoorigin/internal/migrate"
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
 // Environment variables holding a GCS HMAC key (never flags: argv shows in
@@ -36,6 +39,7 @@ type target struct {
 	bucket, queueURL, dlqURL, distribution string
 	sourceBucket, sourceEndpoint           string
 	sourceRegion                           string
+	includePrefixes, excludeSuffixes       []string // the deployment's key rules (stack outputs)
 	pageSize, ranges                       int
 	json                                   bool
 }
@@ -47,8 +51,8 @@ func (t *target) flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.queueURL, "queue-url", "", "transfer queue URL (default: the stack's TransferQueueUrl output)")
 	fs.StringVar(&t.dlqURL, "dlq-url", "", "dead-letter queue URL (default: the stack's DeadLetterQueueUrl output)")
 	fs.StringVar(&t.sourceBucket, "source-bucket", "", "GCS bucket (default: the stack's gcsBucketName parameter)")
-	fs.StringVar(&t.sourceEndpoint, "source-endpoint", transfer.DefaultSourceEndpoint, "source XML API endpoint: GCS, or any S3-compatible store")
-	fs.StringVar(&t.sourceRegion, "source-region", "auto", "SigV4 region for a source read with an HMAC key ("+envHMACKeyID+", "+envHMACSecret+")")
+	fs.StringVar(&t.sourceEndpoint, "source-endpoint", "", "source XML API endpoint: GCS, or any S3-compatible store (default: the stack's SourceEndpoint output, else "+transfer.DefaultSourceEndpoint+")")
+	fs.StringVar(&t.sourceRegion, "source-region", "", "SigV4 region for a source read with an HMAC key ("+envHMACKeyID+", "+envHMACSecret+") (default: the stack's SourceRegion output, else auto)")
 	fs.IntVar(&t.pageSize, "page-size", migrate.DefaultPageSize, "keys per listing call")
 	fs.IntVar(&t.ranges, "ranges", migrate.DefaultRanges, "key ranges per prefix, listed in parallel")
 	fs.BoolVar(&t.json, "json", false, "print the result as JSON")
@@ -102,6 +106,12 @@ func (t *target) resolve(ctx context.Context, need ...string) (*clients, error) 
 			return nil, badInput("stack %s does not say %s: pass them as flags", t.stack, strings.Join(m, ", "))
 		}
 	}
+	if t.sourceEndpoint == "" {
+		t.sourceEndpoint = transfer.DefaultSourceEndpoint
+	}
+	if t.sourceRegion == "" {
+		t.sourceRegion = sourceendpoint.DefaultRegion
+	}
 	c := &clients{
 		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			// Stand-ins and most S3-compatible servers have no per-bucket DNS.
@@ -153,6 +163,18 @@ func (t *target) fromStack(ctx context.Context, cf *cloudformation.Client) error
 			set(&t.dlqURL, v)
 		case "DistributionId":
 			set(&t.distribution, v)
+		case "SourceEndpoint":
+			set(&t.sourceEndpoint, v)
+		case "SourceRegion":
+			set(&t.sourceRegion, v)
+		case "IncludePrefixes", "ExcludeSuffixes":
+			list := &t.includePrefixes
+			if aws.ToString(o.OutputKey) == "ExcludeSuffixes" {
+				list = &t.excludeSuffixes
+			}
+			if err := json.Unmarshal([]byte(v), list); err != nil {
+				return fmt.Errorf("stack %s: output %s=%q: want a JSON array of strings: %w", t.stack, aws.ToString(o.OutputKey), v, err)
+			}
 		}
 	}
 	for _, p := range st.Parameters {
@@ -164,7 +186,8 @@ func (t *target) fromStack(ctx context.Context, cf *cloudformation.Client) error
 }
 
 func (t *target) sides(c *clients) *migrate.Sides {
-	return &migrate.Sides{Source: c.lister, SourceHead: c.source, Dest: c.s3, Bucket: t.bucket, PageSize: t.pageSize}
+	rules := transferlambda.KeyRules{IncludePrefixes: t.includePrefixes, ExcludeSuffixes: t.excludeSuffixes}
+	return &migrate.Sides{Source: c.lister, SourceHead: c.source, Dest: c.s3, Bucket: t.bucket, PageSize: t.pageSize, Copies: rules.Allows}
 }
 
 // inputError turns the migration's bad-input errors into exit status 2.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -195,7 +196,7 @@ func TestVerifyReportsEveryKindOfDifferenceInKeyOrder(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	lines := readReport(t, report)
-	want := map[string]string{"b/./dotted": "missing", "b/missing": "missing", "c/size": "stale", "d/gen": "stale", "e/extra": "extra", "f/foreign": "foreign"}
+	want := map[string]string{"b/./dotted": "excluded", "b/missing": "missing", "c/size": "stale", "d/gen": "stale", "e/extra": "extra", "f/foreign": "foreign"}
 	if got := kinds(lines); !mapsEqual(got, want) {
 		t.Fatalf("report kinds %v, want %v", got, want)
 	}
@@ -218,13 +219,13 @@ func TestVerifyReportsEveryKindOfDifferenceInKeyOrder(t *testing.T) {
 		t.Fatalf("deep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	var sum struct {
-		Source, Same, Missing, Stale, Extra, Foreign struct{ Objects int64 }
-		Complete                                     bool
+		Source, Same, Missing, Stale, Extra, Foreign, Excluded struct{ Objects int64 }
+		Complete                                               bool
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
 		t.Fatalf("--json: %v: %s", err, r.stdout)
 	}
-	if sum.Source.Objects != 8 || sum.Same.Objects != 2 || sum.Missing.Objects != 2 || sum.Stale.Objects != 3 || sum.Extra.Objects != 1 || sum.Foreign.Objects != 1 || sum.Complete {
+	if sum.Source.Objects != 8 || sum.Same.Objects != 2 || sum.Missing.Objects != 1 || sum.Excluded.Objects != 1 || sum.Stale.Objects != 3 || sum.Extra.Objects != 1 || sum.Foreign.Objects != 1 || sum.Complete {
 		t.Fatalf("deep summary %+v", sum)
 	}
 	b, _ := os.ReadFile(csvReport)
@@ -316,7 +317,7 @@ func TestBackfillQueuesMissingKeysAsTheEdgeDoes(t *testing.T) {
 	if got := w.received(); len(got) != 0 {
 		t.Fatalf("dry run queued %v", got)
 	}
-	if !strings.Contains(r.stderr, "b/./dotted: not queued: the transfer would refuse it") {
+	if !strings.Contains(r.stderr, "not queued: b/./dotted: the transfer would refuse it") {
 		t.Fatalf("the key the transfer refuses is not named:\n%s", r.stderr)
 	}
 
@@ -428,6 +429,57 @@ func TestTheStackOutputsNameTheBucketsAndQueues(t *testing.T) {
 		t.Fatalf("unknown stack: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// The stack's outputs carry the deployment's key rules and source endpoint:
+// a key the rules leave out is neither queued by a backfill nor counted
+// missing by verify, since no copy will ever make it present.
+func TestTheKeyRulesFromTheStackExcludeKeys(t *testing.T) {
+	w := newWorld(t)
+	for _, k := range []string{"public/a", "public/b.tmp", "private/c"} {
+		w.putSource(k, "content of "+k)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", fakeCloudFormation(t, "BackToOrigin",
+		map[string]string{"BucketName": dstBucket, "TransferQueueUrl": w.queueURL, "DeadLetterQueueUrl": w.queueURL,
+			"SourceEndpoint": w.gcs.URL, "SourceRegion": "auto", "IncludePrefixes": `["public/"]`, "ExcludeSuffixes": `[".tmp"]`},
+		map[string]string{"gcsBucketName": srcBucket}))
+
+	r := cli(t, "backfill", "--json")
+	if r.code != exitDone {
+		t.Fatalf("backfill: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var sum struct{ Queued, Excluded struct{ Objects int64 } }
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("--json: %v: %s", err, r.stdout)
+	}
+	if got := w.received(); len(got) != 1 || len(got["public/a"]) != 1 || sum.Queued.Objects != 1 || sum.Excluded.Objects != 2 {
+		t.Fatalf("queued %v, summary %+v: want only public/a queued and two keys excluded", got, sum)
+	}
+	for _, k := range []string{"public/b.tmp", "private/c"} {
+		if !strings.Contains(r.stderr, "not queued: "+k+": the key rules") {
+			t.Fatalf("%s is not named as excluded:\n%s", k, r.stderr)
+		}
+	}
+
+	// With the one copyable key copied, the migration is complete; the
+	// excluded keys are shown, and said to live only at the source.
+	w.copyNow("public/a")
+	r = cli(t, "verify")
+	if r.code != exitDone || !strings.Contains(r.stdout, "complete and identical") || !regexpMatch(`excluded +2 objects`, r.stdout) ||
+		!strings.Contains(r.stdout, "exist only at the source") {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A malformed rule in the stack's outputs is a clear error, not "every key".
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", fakeCloudFormation(t, "BackToOrigin",
+		map[string]string{"BucketName": dstBucket, "SourceEndpoint": w.gcs.URL, "ExcludeSuffixes": `.tmp`},
+		map[string]string{"gcsBucketName": srcBucket}))
+	r = cli(t, "verify")
+	if r.code == exitDone || !strings.Contains(r.stderr, "output ExcludeSuffixes") {
+		t.Fatalf("malformed rule: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
 
 func TestBackfillRefreshQueuesOnlyThisSystemsStaleCopies(t *testing.T) {
 	w := newWorld(t)

@@ -80,6 +80,10 @@ func verify(ctx context.Context, t *target, ps prefixes, deep bool, reportPath s
 		if deep {
 			row("unverified", sum.Unverified)
 		}
+		if sum.Excluded.Objects > 0 {
+			row("excluded", sum.Excluded)
+			fmt.Fprintln(stdout, "            (never copied: the key rules leave them out, or the transfer refuses the key;\n             they exist only at the source: switching it off loses them)")
+		}
 		verdict := "complete and identical"
 		if !sum.Complete {
 			verdict = "NOT complete"

@@ -54,8 +54,7 @@ type BackfillOptions struct {
 	// Progress is called from time to time.
 	Progress func(BackfillProgress)
 	// OnForeign is called for each key --refresh found but may not replace,
-	// and for each missing key the transfer would refuse as malformed (a
-	// "." or ".." segment, over 1024 bytes): neither is queued.
+	// and for each missing key that is KindExcluded: neither is queued.
 	OnForeign func(Entry)
 	// DepthPoll is how often the queue depth is read while waiting (default 2 s).
 	DepthPoll time.Duration
@@ -80,9 +79,10 @@ type BackfillSummary struct {
 	Queued    Tally `json:"queued"`    // missing keys queued, over every run of this backfill
 	Refreshed Tally `json:"refreshed"` // stale copies queued for replacement, over every run
 	Foreign   Tally `json:"foreign"`   // changed at the source, S3's object not ours: never queued
-	// Unqueueable are missing keys the transfer would refuse as malformed.
-	Unqueueable Tally `json:"unqueueable"`
-	Pages       int64 `json:"listPages"` // source listing calls by this run
+	// Excluded are missing keys never to be copied (KindExcluded): the key
+	// rules leave them out, or the transfer would refuse them as malformed.
+	Excluded Tally `json:"excluded"`
+	Pages    int64 `json:"listPages"` // source listing calls by this run
 	// SourceRequests is how many HEADs and GETs the transfer function will
 	// make at the source for the objects this run queued.
 	SourceRequests int64   `json:"sourceRequests"`
@@ -156,10 +156,10 @@ type backfill struct {
 	limit   *rate.Limiter
 	seen    prefixSeen
 
-	listed, present, queued, refreshed, foreign, unqueueable counter
-	pages, requests                                          atomic.Int64
-	rangesDone                                               atomic.Int64
-	waiting                                                  atomic.Bool
+	listed, present, queued, refreshed, foreign, excluded counter
+	pages, requests                                       atomic.Int64
+	rangesDone                                            atomic.Int64
+	waiting                                               atomic.Bool
 
 	// The queue bound's books: reserved counts messages let through
 	// (cumulative), done those whose send has returned; a depth read
@@ -236,18 +236,15 @@ func (b *backfill) runRange(ctx context.Context, i int, r Range) error {
 				e.Kind = KindForeign
 			}
 		}
+		b.s.exclude(&e)
 		switch e.Kind {
 		case KindMissing:
-			if err := transfer.ValidateKey(e.Key); err != nil {
-				// It would only land in the dead-letter queue.
-				e.Reason = "not queued: the transfer would refuse it: " + err.Error()
-				b.unqueueable.add(e.Source.Size)
-				if b.opts.OnForeign != nil {
-					b.opts.OnForeign(e)
-				}
-				continue
-			}
 			batch = append(batch, pending{entry: e})
+		case KindExcluded:
+			b.excluded.add(e.Source.Size)
+			if b.opts.OnForeign != nil {
+				b.opts.OnForeign(e)
+			}
 		case KindStale:
 			if b.opts.Refresh {
 				batch = append(batch, pending{entry: e, refresh: true})
@@ -500,7 +497,7 @@ func (b *backfill) summary(start time.Time) BackfillSummary {
 	return BackfillSummary{
 		DryRun: b.opts.DryRun, Resumed: b.resumed,
 		Listed: b.listed.tally(), Present: b.present.tally(), Queued: b.queued.tally(),
-		Refreshed: b.refreshed.tally(), Foreign: b.foreign.tally(), Unqueueable: b.unqueueable.tally(), Pages: b.pages.Load(), SourceRequests: b.requests.Load(),
+		Refreshed: b.refreshed.tally(), Foreign: b.foreign.tally(), Excluded: b.excluded.tally(), Pages: b.pages.Load(), SourceRequests: b.requests.Load(),
 		Seconds: time.Since(start).Seconds(),
 	}
 }

@@ -40,6 +40,25 @@ type Sides struct {
 	Dest       S3API
 	Bucket     string // destination bucket
 	PageSize   int    // listing page size (default 1000)
+	// Copies reports whether the deployment copies a key at all: the key
+	// rules (includePrefixes, excludeSuffixes) that the edge function and
+	// the transfer function share. Nil: every key.
+	Copies func(key string) bool
+}
+
+// exclude turns a missing key that no copy will ever make present into
+// KindExcluded, with the reason: one the transfer refuses as malformed
+// (it would only reach the dead-letter queue), or one the key rules leave
+// out (the edge does not queue it, the transfer acknowledges it unread).
+func (s *Sides) exclude(e *Entry) {
+	if e.Kind != KindMissing {
+		return
+	}
+	if err := transfer.ValidateKey(e.Key); err != nil {
+		e.Kind, e.Reason = KindExcluded, "the transfer would refuse it: "+err.Error()
+	} else if s.Copies != nil && !s.Copies(e.Key) {
+		e.Kind, e.Reason = KindExcluded, "the key rules (includePrefixes, excludeSuffixes) leave it out"
+	}
 }
 
 // destHead is what a HEAD of the destination says about one key.

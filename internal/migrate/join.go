@@ -20,6 +20,11 @@ const (
 	KindForeign Kind = "foreign"
 	// KindUnverified: --deep could not compare checksums (no CRC32C on one side).
 	KindUnverified Kind = "unverified"
+	// KindExcluded: at the source, not in S3, and never to be copied: the
+	// deployment's key rules leave it out, or the transfer refuses the key
+	// (see Sides.exclude). A backfill does not queue it; verify counts it
+	// apart, since no copy will ever make it present.
+	KindExcluded Kind = "excluded"
 )
 
 // Entry is one key of the merge-join.

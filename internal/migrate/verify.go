@@ -35,9 +35,14 @@ type VerifySummary struct {
 	Extra      Tally `json:"extra"`
 	Foreign    Tally `json:"foreign"`
 	Unverified Tally `json:"unverified"`
-	Deep       bool  `json:"deep"`
-	// Complete: every source key is in S3 and, as far as checked, the same;
-	// nothing extra.
+	// Excluded: source keys no copy will ever make present (KindExcluded).
+	// They do not make the migration incomplete, since the deployment is
+	// told to leave them out, but they exist only at the source: switching
+	// the source off loses them.
+	Excluded Tally `json:"excluded"`
+	Deep     bool  `json:"deep"`
+	// Complete: every source key the deployment copies is in S3 and, as far
+	// as checked, the same; nothing extra.
 	Complete bool    `json:"complete"`
 	Seconds  float64 `json:"seconds"`
 }
@@ -89,10 +94,10 @@ func Verify(ctx context.Context, s *Sides, opts VerifyOptions) (VerifySummary, e
 		return VerifySummary{}, err
 	}
 	var (
-		src, dst, same, missing, stale, extra, foreign, unverified counter
-		compared                                                   counter
-		seen                                                       prefixSeen
-		spills                                                     = make([]*os.File, len(ranges))
+		src, dst, same, missing, stale, extra, foreign, unverified, excluded counter
+		compared                                                             counter
+		seen                                                                 prefixSeen
+		spills                                                               = make([]*os.File, len(ranges))
 	)
 	defer func() {
 		for _, f := range spills {
@@ -120,6 +125,7 @@ func Verify(ctx context.Context, s *Sides, opts VerifyOptions) (VerifySummary, e
 			if err := s.Resolve(ctx, &e, opts.Deep); err != nil {
 				return err
 			}
+			s.exclude(&e)
 			seen.mark(r.Prefix)
 			if e.Source != nil {
 				src.add(e.Source.Size)
@@ -146,6 +152,8 @@ func Verify(ctx context.Context, s *Sides, opts VerifyOptions) (VerifySummary, e
 				foreign.add(size)
 			case KindUnverified:
 				unverified.add(size)
+			case KindExcluded:
+				excluded.add(size)
 			}
 			if n := compared.objects.Add(1); opts.Progress != nil && n%1000 == 0 {
 				opts.Progress(n)
@@ -180,7 +188,7 @@ func Verify(ctx context.Context, s *Sides, opts VerifyOptions) (VerifySummary, e
 	sum := VerifySummary{
 		Source: src.tally(), Dest: dst.tally(), Same: same.tally(), Missing: missing.tally(),
 		Stale: stale.tally(), Extra: extra.tally(), Foreign: foreign.tally(), Unverified: unverified.tally(),
-		Deep: opts.Deep, Seconds: time.Since(start).Seconds(),
+		Excluded: excluded.tally(), Deep: opts.Deep, Seconds: time.Since(start).Seconds(),
 	}
 	sum.Complete = sum.Missing.Objects+sum.Stale.Objects+sum.Extra.Objects+sum.Foreign.Objects+sum.Unverified.Objects == 0
 	return sum, nil
