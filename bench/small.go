@@ -169,11 +169,11 @@ func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore strin
 	if err != nil {
 		return err
 	}
-	proxy, err := newCountingProxy(minio.Endpoint, s.s3Count, 4*cfg.smallConcurrency)
+	s3Proxy, err := newCountingProxy(minio.Endpoint, s.s3Count, 4*cfg.smallConcurrency)
 	if err != nil {
 		return err
 	}
-	s3Srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	s3Srv := &http.Server{Handler: s3Proxy, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s3Srv.Serve(s3Ln) }()
 	defer s3Srv.Close()
 	s.s3Endpoint = "http://" + s3Ln.Addr().String()
