@@ -145,19 +145,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	dataDir := filepath.Join(tmp, "minio")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("make minio data folder: %w", err)
-	}
-	minio, err := standin.StartMinIOBinary(ctx, cfg.minio, dataDir)
+	minio, dest, err := startDestination(ctx, cfg.minio, tmp, destBucket)
 	if err != nil {
 		return err
 	}
 	defer minio.Close()
-	dest := newDestination(minio)
-	if err := dest.createBucket(ctx, destBucket); err != nil {
-		return err
-	}
 
 	gcs, err := standin.StartGCS(standin.GCSOptions{})
 	if err != nil {
