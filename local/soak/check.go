@@ -132,34 +132,25 @@ func (c *checker) s3Contents(ctx context.Context) error {
 		}
 		token = out.NextContinuationToken
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	work := make(chan *object)
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range work {
-				v, problem := r.verifyS3(ctx, o)
-				mu.Lock()
-				if problem != "" {
-					rep.Corrupt = append(rep.Corrupt, fmt.Sprintf("%q: %s", o.key, problem))
-					bad[o.key] = true
-				} else {
-					inS3[o.key] = v
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	var inBoth []*object
 	for _, o := range r.objects {
 		rep.SourceBytes += o.snapshot()[len(o.snapshot())-1].size
 		if listed[o.key] {
-			work <- o
+			inBoth = append(inBoth, o)
 		}
 	}
-	close(work)
-	wg.Wait()
+	var mu sync.Mutex
+	twoAtATime(inBoth, func(o *object) {
+		v, problem := r.verifyS3(ctx, o)
+		mu.Lock()
+		if problem != "" {
+			rep.Corrupt = append(rep.Corrupt, fmt.Sprintf("%q: %s", o.key, problem))
+			bad[o.key] = true
+		} else {
+			inS3[o.key] = v
+		}
+		mu.Unlock()
+	})
 	for k := range listed {
 		if r.byKey[k] == nil {
 			rep.ExtraKeys = append(rep.ExtraKeys, fmt.Sprintf("%q", k))
