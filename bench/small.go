@@ -110,16 +110,8 @@ type smallEnv struct {
 // (through the Lambda's handler) and by rclone, and the stand-ins' ceiling,
 // in rotating order, every request counted on its way to a stand-in.
 func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore string) error {
-	root, err := standin.ModuleRoot()
+	root, err := locateTools(&cfg, true)
 	if err != nil {
-		return err
-	}
-	if cfg.minio == "" {
-		if cfg.minio, err = standin.ToolPath("minio"); err != nil {
-			return err
-		}
-	}
-	if cfg.rclone, err = lookRclone(cfg.rclone); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "backtoorigin-bench-small-")
