@@ -70,33 +70,9 @@ type runningChild struct {
 // (generating a gigabyte to PUT) is neither timed nor counted.
 func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid int) (groupRun, error) {
 	children := make([]*runningChild, len(specs))
-	defer func() {
-		for _, c := range children {
-			if c == nil {
-				continue
-			}
-			if c.cmd.ProcessState == nil && c.cmd.Process != nil {
-				_ = c.cmd.Process.Kill() // the contender dies with it (Pdeathsig)
-				_ = c.cmd.Wait()
-			}
-			os.Remove(c.usageFile)
-		}
-	}()
-	for i, spec := range specs {
-		if !spec.WaitGo {
-			continue
-		}
-		c, err := startChild(ctx, peakrss, spec)
-		if err != nil {
-			return groupRun{}, err
-		}
-		children[i] = c
-		line, err := c.stdout.ReadString('\n')
-		var ready childreport.Ready
-		if err != nil || json.Unmarshal([]byte(line), &ready) != nil || !ready.Ready {
-			return groupRun{}, fmt.Errorf("%s did not get ready (%q, %v): %s", spec.Name, line, err, c.stderr.String())
-		}
-		c.cpuAtGo = ready.CPUSeconds
+	defer stopChildren(children)
+	if err := prepareWaitGo(ctx, peakrss, specs, children); err != nil {
+		return groupRun{}, err
 	}
 
 	minioBefore, err := processCPUTimes(minioPid)
@@ -106,20 +82,92 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 	selfBefore := selfCPUSeconds()
 	machineBefore := machineBusySeconds()
 	start := time.Now()
+	if err := startTogether(ctx, peakrss, specs, children); err != nil {
+		return groupRun{}, err
+	}
+	waitAll(children)
+	end := time.Now()
+
+	run := groupRun{
+		MinIOCPU:            mustCPU(processCPUTimes(minioPid)).minus(minioBefore),
+		OrchestratorCPUSecs: selfCPUSeconds() - selfBefore,
+		MachineCPUSeconds:   machineBusySeconds() - machineBefore,
+	}
+	var errs []error
+	first, last := end, start
+	for _, c := range children {
+		cr, began, ended, err := c.result(start)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		first, last = minTime(first, began), maxTime(last, ended)
+		run.Children = append(run.Children, cr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return groupRun{}, err
+	}
+	run.Seconds = last.Sub(first).Seconds()
+	return run, nil
+}
+
+// stopChildren kills the children still running and removes their usage
+// files.
+func stopChildren(children []*runningChild) {
+	for _, c := range children {
+		if c == nil {
+			continue
+		}
+		if c.cmd.ProcessState == nil && c.cmd.Process != nil {
+			_ = c.cmd.Process.Kill() // the contender dies with it (Pdeathsig)
+			_ = c.cmd.Wait()
+		}
+		os.Remove(c.usageFile)
+	}
+}
+
+// prepareWaitGo starts the WaitGo children into children and waits until
+// each has said it is ready.
+func prepareWaitGo(ctx context.Context, peakrss string, specs []childSpec, children []*runningChild) error {
+	for i, spec := range specs {
+		if !spec.WaitGo {
+			continue
+		}
+		c, err := startChild(ctx, peakrss, spec)
+		if err != nil {
+			return err
+		}
+		children[i] = c
+		line, err := c.stdout.ReadString('\n')
+		var ready childreport.Ready
+		if err != nil || json.Unmarshal([]byte(line), &ready) != nil || !ready.Ready {
+			return fmt.Errorf("%s did not get ready (%q, %v): %s", spec.Name, line, err, c.stderr.String())
+		}
+		c.cpuAtGo = ready.CPUSeconds
+	}
+	return nil
+}
+
+// startTogether tells the prepared children to go and starts the others.
+func startTogether(ctx context.Context, peakrss string, specs []childSpec, children []*runningChild) error {
 	for i, spec := range specs {
 		if spec.WaitGo {
 			if _, err := io.WriteString(children[i].stdin, "go\n"); err != nil {
-				return groupRun{}, fmt.Errorf("signal %s: %w", spec.Name, err)
+				return fmt.Errorf("signal %s: %w", spec.Name, err)
 			}
 			continue
 		}
 		c, err := startChild(ctx, peakrss, spec)
 		if err != nil {
-			return groupRun{}, err
+			return err
 		}
 		children[i] = c
 	}
+	return nil
+}
 
+// waitAll waits until every child has exited.
+func waitAll(children []*runningChild) {
 	done := make(chan *runningChild, len(children))
 	for _, c := range children {
 		go func() {
@@ -136,55 +184,38 @@ func runGroup(ctx context.Context, peakrss string, specs []childSpec, minioPid i
 	for range children {
 		<-done
 	}
-	end := time.Now()
+}
 
-	run := groupRun{
-		MinIOCPU:            mustCPU(processCPUTimes(minioPid)).minus(minioBefore),
-		OrchestratorCPUSecs: selfCPUSeconds() - selfBefore,
-		MachineCPUSeconds:   machineBusySeconds() - machineBefore,
+// result is what the exited child cost, and when its measured work began
+// and ended: as it reported (WaitGo), else from the group's start to its
+// exit.
+func (c *runningChild) result(start time.Time) (cr childRun, began, ended time.Time, err error) {
+	if c.waitErr != nil {
+		return childRun{}, began, ended, fmt.Errorf("%s: %w: %s%s", c.spec.Name, c.waitErr, c.stderr.String(), c.output.String())
 	}
-	var errs []error
-	first, last := end, start
-	for _, c := range children {
-		if c.waitErr != nil {
-			errs = append(errs, fmt.Errorf("%s: %w: %s%s", c.spec.Name, c.waitErr, c.stderr.String(), c.output.String()))
-			continue
-		}
-		var usage childreport.Usage
-		raw, err := os.ReadFile(c.usageFile)
-		if err == nil {
-			err = json.Unmarshal(raw, &usage)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: read peakrss report: %w", c.spec.Name, err))
-			continue
-		}
-		cr := childRun{Name: c.spec.Name, MaxRSSKiB: usage.MaxRSSKiB, CPUSeconds: usage.CPUSeconds - c.cpuAtGo, Stderr: c.stderr.String()}
-		if c.spec.WaitGo {
-			var res childreport.Result
-			if err := json.Unmarshal([]byte(strings.TrimSpace(c.output.String())), &res); err != nil {
-				errs = append(errs, fmt.Errorf("%s: bad result line %q: %w", c.spec.Name, c.output.String(), err))
-				continue
-			}
-			cr.Reported = &res
-			first = minTime(first, time.Unix(0, res.StartUnixNano))
-			last = maxTime(last, time.Unix(0, res.EndUnixNano))
-		} else {
-			first = minTime(first, start)
-			last = maxTime(last, c.exitedAt)
-			// A helper that times its own core work says so on its last stdout line.
-			var res childreport.Result
-			if c.spec.ReportsInner && json.Unmarshal([]byte(lastLine(c.output.String())), &res) == nil && res.EndUnixNano > 0 {
-				cr.Reported = &res
-			}
-		}
-		run.Children = append(run.Children, cr)
+	var usage childreport.Usage
+	raw, err := os.ReadFile(c.usageFile)
+	if err == nil {
+		err = json.Unmarshal(raw, &usage)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return groupRun{}, err
+	if err != nil {
+		return childRun{}, began, ended, fmt.Errorf("%s: read peakrss report: %w", c.spec.Name, err)
 	}
-	run.Seconds = last.Sub(first).Seconds()
-	return run, nil
+	cr = childRun{Name: c.spec.Name, MaxRSSKiB: usage.MaxRSSKiB, CPUSeconds: usage.CPUSeconds - c.cpuAtGo, Stderr: c.stderr.String()}
+	if c.spec.WaitGo {
+		var res childreport.Result
+		if err := json.Unmarshal([]byte(strings.TrimSpace(c.output.String())), &res); err != nil {
+			return childRun{}, began, ended, fmt.Errorf("%s: bad result line %q: %w", c.spec.Name, c.output.String(), err)
+		}
+		cr.Reported = &res
+		return cr, time.Unix(0, res.StartUnixNano), time.Unix(0, res.EndUnixNano), nil
+	}
+	// A helper that times its own core work says so on its last stdout line.
+	var res childreport.Result
+	if c.spec.ReportsInner && json.Unmarshal([]byte(lastLine(c.output.String())), &res) == nil && res.EndUnixNano > 0 {
+		cr.Reported = &res
+	}
+	return cr, start, c.exitedAt, nil
 }
 
 // startChild runs the spec under the peakrss wrapper (see bench/peakrss for why the

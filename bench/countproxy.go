@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/backtoorigin/backtoorigin/local/proxy"
 )
 
 // requestCounter counts requests by kind as they reach a stand-in.
@@ -70,32 +72,18 @@ func gcsKind(r *http.Request) string {
 	return "GCS " + r.Method
 }
 
-// s3Kind names a request to the S3 stand-in by its S3 operation.
+// s3Kind names a request to the S3 stand-in by its S3 operation: the names
+// the harness's fault proxy counts by (proxy.S3Kind), with the bucket-level
+// GETs told apart, since rclone lists objects and the engine lists uploads.
 func s3Kind(r *http.Request) string {
-	q := r.URL.Query()
-	switch {
-	case r.Method == http.MethodHead:
-		return "S3 HeadObject"
-	case r.Method == http.MethodGet && q.Has("uploads"):
-		return "S3 ListMultipartUploads"
-	case r.Method == http.MethodGet && q.Has("uploadId"):
-		return "S3 ListParts"
-	case r.Method == http.MethodGet && (q.Has("list-type") || strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0):
-		return "S3 ListObjects"
-	case r.Method == http.MethodGet:
-		return "S3 GetObject"
-	case r.Method == http.MethodPut && q.Has("partNumber"):
-		return "S3 UploadPart"
-	case r.Method == http.MethodPut:
-		return "S3 PutObject"
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		return "S3 CreateMultipartUpload"
-	case r.Method == http.MethodPost && q.Has("uploadId"):
-		return "S3 CompleteMultipartUpload"
-	case r.Method == http.MethodDelete && q.Has("uploadId"):
-		return "S3 AbortMultipartUpload"
+	kind := proxy.S3Kind(r)
+	if kind == "GET bucket" {
+		kind = "ListObjects"
+		if r.URL.Query().Has("uploads") {
+			kind = "ListMultipartUploads"
+		}
 	}
-	return "S3 " + r.Method
+	return "S3 " + kind
 }
 
 // perObject renders counts divided by the object count, largest first.

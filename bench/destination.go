@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -21,6 +23,24 @@ import (
 // every copy and clears the key before the next contender.
 type destination struct {
 	client *s3.Client
+}
+
+// startDestination starts MinIO with its data in tmp and creates bucket.
+func startDestination(ctx context.Context, minioBinary, tmp, bucket string) (*standin.S3Server, *destination, error) {
+	dataDir := filepath.Join(tmp, "minio")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("make minio data folder: %w", err)
+	}
+	minio, err := standin.StartMinIOBinary(ctx, minioBinary, dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	dest := newDestination(minio)
+	if err := dest.createBucket(ctx, bucket); err != nil {
+		minio.Close()
+		return nil, nil, err
+	}
+	return minio, dest, nil
 }
 
 func newDestination(m *standin.S3Server) *destination {

@@ -116,19 +116,9 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.small {
 		return runSmall(ctx, cfg, began, loadBefore)
 	}
-	root, err := standin.ModuleRoot()
+	root, err := locateTools(&cfg, slices.Contains(cfg.contenders, "rclone"))
 	if err != nil {
 		return err
-	}
-	if cfg.minio == "" {
-		if cfg.minio, err = standin.ToolPath("minio"); err != nil {
-			return err
-		}
-	}
-	if slices.Contains(cfg.contenders, "rclone") {
-		if cfg.rclone, err = lookRclone(cfg.rclone); err != nil {
-			return err
-		}
 	}
 	tmp, err := os.MkdirTemp("", "backtoorigin-bench-")
 	if err != nil {
@@ -145,19 +135,11 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	dataDir := filepath.Join(tmp, "minio")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("make minio data folder: %w", err)
-	}
-	minio, err := standin.StartMinIOBinary(ctx, cfg.minio, dataDir)
+	minio, dest, err := startDestination(ctx, cfg.minio, tmp, destBucket)
 	if err != nil {
 		return err
 	}
 	defer minio.Close()
-	dest := newDestination(minio)
-	if err := dest.createBucket(ctx, destBucket); err != nil {
-		return err
-	}
 
 	gcs, err := standin.StartGCS(standin.GCSOptions{})
 	if err != nil {
@@ -189,6 +171,26 @@ func run(ctx context.Context, cfg config) error {
 	}
 	printReport(os.Stdout, cfg, rows, runInfo{rclone: env.rcloneVersion(ctx), loadBefore: loadBefore, elapsed: time.Since(began), cold: cold})
 	return nil
+}
+
+// locateTools returns the module root and fills in cfg's MinIO binary and,
+// when rclone is measured, its rclone binary.
+func locateTools(cfg *config, rclone bool) (string, error) {
+	root, err := standin.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	if cfg.minio == "" {
+		if cfg.minio, err = standin.ToolPath("minio"); err != nil {
+			return "", err
+		}
+	}
+	if rclone {
+		if cfg.rclone, err = lookRclone(cfg.rclone); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
 }
 
 // buildHelpers compiles the child programs once, so each measurement runs a plain

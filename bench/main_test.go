@@ -1,7 +1,9 @@
 package main
 
 import (
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -119,5 +121,29 @@ func TestSmallSizesFollowTheMix(t *testing.T) {
 	}
 	if sum := counts[0] + counts[1] + counts[2] + counts[3]; sum != len(sizes) {
 		t.Errorf("%d of %d sizes fall in a band", sum, len(sizes))
+	}
+}
+
+// The names the small-objects report gives the requests each copier sends
+// to S3 (path-style, the bucket known to exist).
+func TestS3KindNamesTheCopiersRequests(t *testing.T) {
+	for target, want := range map[string]string{
+		"HEAD /dst/k":                             "S3 HeadObject",
+		"GET /dst/k":                              "S3 GetObject",
+		"PUT /dst/k":                              "S3 PutObject",
+		"GET /dst?uploads&prefix=k":               "S3 ListMultipartUploads",
+		"GET /dst/?list-type=2&prefix=":           "S3 ListObjects",
+		"GET /dst?delimiter=&max-keys=1000":       "S3 ListObjects",
+		"POST /dst/k?uploads":                     "S3 CreateMultipartUpload",
+		"PUT /dst/k?partNumber=2&uploadId=u":      "S3 UploadPart",
+		"GET /dst/k?uploadId=u":                   "S3 ListParts",
+		"POST /dst/k?uploadId=u":                  "S3 CompleteMultipartUpload",
+		"DELETE /dst/k?uploadId=u":                "S3 AbortMultipartUpload",
+		"GET /dst/deep/key/with/slashes?x-id=Get": "S3 GetObject",
+	} {
+		method, path, _ := strings.Cut(target, " ")
+		if got := s3Kind(httptest.NewRequest(method, path, nil)); got != want {
+			t.Errorf("%s: %s, want %s", target, got, want)
+		}
 	}
 }

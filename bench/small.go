@@ -110,16 +110,8 @@ type smallEnv struct {
 // (through the Lambda's handler) and by rclone, and the stand-ins' ceiling,
 // in rotating order, every request counted on its way to a stand-in.
 func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore string) error {
-	root, err := standin.ModuleRoot()
+	root, err := locateTools(&cfg, true)
 	if err != nil {
-		return err
-	}
-	if cfg.minio == "" {
-		if cfg.minio, err = standin.ToolPath("minio"); err != nil {
-			return err
-		}
-	}
-	if cfg.rclone, err = lookRclone(cfg.rclone); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "backtoorigin-bench-small-")
@@ -133,54 +125,91 @@ func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore strin
 	if err != nil {
 		return err
 	}
-	dataDir := filepath.Join(tmp, "minio")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return err
-	}
-	minio, err := standin.StartMinIOBinary(ctx, cfg.minio, dataDir)
+	minio, dest, err := startDestination(ctx, cfg.minio, tmp, smallDestBucket)
 	if err != nil {
 		return err
 	}
 	defer minio.Close()
-	dest := newDestination(minio)
-	if err := dest.createBucket(ctx, smallDestBucket); err != nil {
-		return err
-	}
 
-	s := &smallEnv{gcsCount: newRequestCounter(gcsKind), s3Count: newRequestCounter(s3Kind)}
-	// The GCS stand-in is served by this process, counted as it serves (no
-	// relay hop); its JSON links point here too, so rclone's downloads by
-	// mediaLink are counted.
-	gcsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &smallEnv{
+		environment: &environment{cfg: cfg, helpers: helpers, tmp: tmp, minio: minio, dest: dest},
+		gcsCount:    newRequestCounter(gcsKind),
+		s3Count:     newRequestCounter(s3Kind),
+	}
+	gcs, closeSource, err := s.serveSource()
 	if err != nil {
 		return err
 	}
-	gcsURL := "http://" + gcsLn.Addr().String()
+	defer closeSource()
+	closeDestination, err := s.serveDestination()
+	if err != nil {
+		return err
+	}
+	defer closeDestination()
+	if err := s.seed(gcs); err != nil {
+		return err
+	}
+
+	runs, err := s.measureRounds(ctx)
+	if err != nil {
+		return err
+	}
+	cold, err := measureColdStart(ctx, root, tmp, cfg.runs)
+	if err != nil {
+		return err
+	}
+	printSmallReport(os.Stdout, cfg, s, runs, cold, smallInfo{rclone: rcloneVersionOf(ctx, cfg.rclone), loadBefore: loadBefore, elapsed: time.Since(began)})
+	return nil
+}
+
+// serveSource serves the GCS stand-in from this process, counted as it
+// serves (no relay hop); its JSON links point here too, so rclone's
+// downloads by mediaLink are counted.
+func (s *smallEnv) serveSource() (*standin.GCS, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	gcsURL := "http://" + ln.Addr().String()
 	gcs, err := standin.StartGCS(standin.GCSOptions{ExternalURL: gcsURL})
 	if err != nil {
-		return err
+		ln.Close()
+		return nil, nil, err
 	}
-	defer gcs.Close()
-	gcsSrv := &http.Server{Handler: s.gcsCount.wrap(gcs.Server.HTTPHandler()), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = gcsSrv.Serve(gcsLn) }()
-	defer gcsSrv.Close()
-	// MinIO is another process: a relaying proxy counts in front of it.
-	s3Ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	proxy, err := newCountingProxy(minio.Endpoint, s.s3Count, 4*cfg.smallConcurrency)
-	if err != nil {
-		return err
-	}
-	s3Srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s3Srv.Serve(s3Ln) }()
-	defer s3Srv.Close()
-	s.s3Endpoint = "http://" + s3Ln.Addr().String()
+	srv := &http.Server{Handler: s.gcsCount.wrap(gcs.Server.HTTPHandler()), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.sourceEndpoint = gcsURL
+	return gcs, func() {
+		_ = srv.Close()
+		gcs.Close()
+	}, nil
+}
 
+// serveDestination puts a relaying proxy that counts in front of MinIO,
+// which is another process.
+func (s *smallEnv) serveDestination() (func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s3Proxy, err := newCountingProxy(s.minio.Endpoint, s.s3Count, 4*s.cfg.smallConcurrency)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: s3Proxy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.s3Endpoint = "http://" + ln.Addr().String()
+	return func() { _ = srv.Close() }, nil
+}
+
+// seed puts the small-objects set into the source and writes the lists of
+// keys and of sizes and keys the children read.
+func (s *smallEnv) seed(gcs *standin.GCS) error {
 	gcs.CreateBucket(sourceBucket, false)
-	log.Printf("seeding fake-gcs with %d small objects ...", cfg.smallObjects)
-	if s.objects, err = seedSmall(gcs, cfg.smallObjects); err != nil {
+	log.Printf("seeding fake-gcs with %d small objects ...", s.cfg.smallObjects)
+	var err error
+	if s.objects, err = seedSmall(gcs, s.cfg.smallObjects); err != nil {
 		return err
 	}
 	var keys, objs strings.Builder
@@ -189,32 +218,28 @@ func runSmall(ctx context.Context, cfg config, began time.Time, loadBefore strin
 		fmt.Fprintln(&keys, o.Key)
 		fmt.Fprintf(&objs, "%d %s\n", o.Size, o.Key)
 	}
-	s.keysFile, s.objsFile = filepath.Join(tmp, "keys.txt"), filepath.Join(tmp, "objects.txt")
+	s.keysFile, s.objsFile = filepath.Join(s.tmp, "keys.txt"), filepath.Join(s.tmp, "objects.txt")
 	if err := os.WriteFile(s.keysFile, []byte(keys.String()), 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(s.objsFile, []byte(objs.String()), 0o600); err != nil {
-		return err
-	}
-	s.environment = &environment{cfg: cfg, helpers: helpers, tmp: tmp, minio: minio, dest: dest, sourceEndpoint: gcsURL}
+	return os.WriteFile(s.objsFile, []byte(objs.String()), 0o600)
+}
 
+// measureRounds runs every contender once a round, cfg.runs rounds, in
+// smallRoundOrder.
+func (s *smallEnv) measureRounds(ctx context.Context) (map[string][]smallRun, error) {
 	runs := map[string][]smallRun{}
-	for round := range cfg.runs {
+	for round := range s.cfg.runs {
 		for _, c := range smallRoundOrder(round) {
-			log.Printf("small objects: round %d of %d: %s", round+1, cfg.runs, c)
+			log.Printf("small objects: round %d of %d: %s", round+1, s.cfg.runs, c)
 			r, err := s.measure(ctx, c)
 			if err != nil {
-				return fmt.Errorf("small objects, %s: %w", c, err)
+				return nil, fmt.Errorf("small objects, %s: %w", c, err)
 			}
 			runs[c] = append(runs[c], r)
 		}
 	}
-	cold, err := measureColdStart(ctx, root, tmp, cfg.runs)
-	if err != nil {
-		return err
-	}
-	printSmallReport(os.Stdout, cfg, s, runs, cold, smallInfo{rclone: rcloneVersionOf(ctx, cfg.rclone), loadBefore: loadBefore, elapsed: time.Since(began)})
-	return nil
+	return runs, nil
 }
 
 // smallRoundOrder keeps the engine and the ceiling back to back in every

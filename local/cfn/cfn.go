@@ -104,66 +104,84 @@ func Load(path string) (*Distribution, error) {
 	return d, nil
 }
 
-// Parse reads a template's JSON.
-func Parse(template []byte) (*Distribution, error) {
-	var tmpl struct {
-		Resources map[string]resource `json:"Resources"`
+// template is a CloudFormation template's resources by logical id.
+type template struct {
+	Resources map[string]resource `json:"Resources"`
+}
+
+func parseTemplate(b []byte) (template, error) {
+	var tmpl template
+	if err := json.Unmarshal(b, &tmpl); err != nil {
+		return template{}, fmt.Errorf("not a template: %w", err)
 	}
-	if err := json.Unmarshal(template, &tmpl); err != nil {
-		return nil, fmt.Errorf("not a template: %w", err)
-	}
-	byType := func(typ string) []string {
-		var ids []string
-		for id, r := range tmpl.Resources {
-			if r.Type == typ {
-				ids = append(ids, id)
-			}
+	return tmpl, nil
+}
+
+// byType lists the logical ids of the resources of type typ, sorted.
+func (t template) byType(typ string) []string {
+	var ids []string
+	for id, r := range t.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
 		}
-		slices.Sort(ids)
-		return ids
 	}
-	dists := byType("AWS::CloudFront::Distribution")
+	slices.Sort(ids)
+	return ids
+}
+
+// distributionConfig is the part of a DistributionConfig the front imitates.
+type distributionConfig struct {
+	Origins []struct {
+		ID             string          `json:"Id"`
+		DomainName     json.RawMessage `json:"DomainName"`
+		S3OriginConfig json.RawMessage `json:"S3OriginConfig"`
+		CustomOrigin   json.RawMessage `json:"CustomOriginConfig"`
+	} `json:"Origins"`
+	OriginGroups struct {
+		Items []struct {
+			ID               string `json:"Id"`
+			FailoverCriteria struct {
+				StatusCodes items[int] `json:"StatusCodes"`
+			} `json:"FailoverCriteria"`
+			Members items[struct {
+				OriginID string `json:"OriginId"`
+			}] `json:"Members"`
+		} `json:"Items"`
+	} `json:"OriginGroups"`
+	DefaultCacheBehavior cacheBehavior `json:"DefaultCacheBehavior"`
+	CustomErrorResponses []struct {
+		ErrorCode          int `json:"ErrorCode"`
+		ErrorCachingMinTTL int `json:"ErrorCachingMinTTL"`
+	} `json:"CustomErrorResponses"`
+}
+
+type cacheBehavior struct {
+	TargetOriginID       string   `json:"TargetOriginId"`
+	AllowedMethods       []string `json:"AllowedMethods"`
+	FunctionAssociations []struct {
+		EventType   string          `json:"EventType"`
+		FunctionARN json.RawMessage `json:"FunctionARN"`
+	} `json:"FunctionAssociations"`
+	LambdaFunctionAssociations []struct {
+		EventType   string          `json:"EventType"`
+		FunctionARN json.RawMessage `json:"LambdaFunctionARN"`
+	} `json:"LambdaFunctionAssociations"`
+	ResponseHeadersPolicyID json.RawMessage `json:"ResponseHeadersPolicyId"`
+	OriginRequestPolicyID   json.RawMessage `json:"OriginRequestPolicyId"`
+}
+
+// Parse reads a template's JSON.
+func Parse(b []byte) (*Distribution, error) {
+	tmpl, err := parseTemplate(b)
+	if err != nil {
+		return nil, err
+	}
+	dists := tmpl.byType("AWS::CloudFront::Distribution")
 	if len(dists) != 1 {
 		return nil, fmt.Errorf("want one AWS::CloudFront::Distribution, found %d", len(dists))
 	}
 	var dist struct {
-		DistributionConfig struct {
-			Origins []struct {
-				ID             string          `json:"Id"`
-				DomainName     json.RawMessage `json:"DomainName"`
-				S3OriginConfig json.RawMessage `json:"S3OriginConfig"`
-				CustomOrigin   json.RawMessage `json:"CustomOriginConfig"`
-			} `json:"Origins"`
-			OriginGroups struct {
-				Items []struct {
-					ID               string `json:"Id"`
-					FailoverCriteria struct {
-						StatusCodes items[int] `json:"StatusCodes"`
-					} `json:"FailoverCriteria"`
-					Members items[struct {
-						OriginID string `json:"OriginId"`
-					}] `json:"Members"`
-				} `json:"Items"`
-			} `json:"OriginGroups"`
-			DefaultCacheBehavior struct {
-				TargetOriginID       string   `json:"TargetOriginId"`
-				AllowedMethods       []string `json:"AllowedMethods"`
-				FunctionAssociations []struct {
-					EventType   string          `json:"EventType"`
-					FunctionARN json.RawMessage `json:"FunctionARN"`
-				} `json:"FunctionAssociations"`
-				LambdaFunctionAssociations []struct {
-					EventType   string          `json:"EventType"`
-					FunctionARN json.RawMessage `json:"LambdaFunctionARN"`
-				} `json:"LambdaFunctionAssociations"`
-				ResponseHeadersPolicyID json.RawMessage `json:"ResponseHeadersPolicyId"`
-				OriginRequestPolicyID   json.RawMessage `json:"OriginRequestPolicyId"`
-			} `json:"DefaultCacheBehavior"`
-			CustomErrorResponses []struct {
-				ErrorCode          int `json:"ErrorCode"`
-				ErrorCachingMinTTL int `json:"ErrorCachingMinTTL"`
-			} `json:"CustomErrorResponses"`
-		} `json:"DistributionConfig"`
+		DistributionConfig distributionConfig `json:"DistributionConfig"`
 	}
 	if err := json.Unmarshal(tmpl.Resources[dists[0]].Properties, &dist); err != nil {
 		return nil, fmt.Errorf("distribution %s: %w", dists[0], err)
@@ -171,121 +189,26 @@ func Parse(template []byte) (*Distribution, error) {
 	cfg := dist.DistributionConfig
 	behavior := cfg.DefaultCacheBehavior
 	out := &Distribution{AllowedMethods: behavior.AllowedMethods, ErrorCachingTTL: map[int]int{}}
-
-	isS3 := map[string]bool{}
-	for _, o := range cfg.Origins {
-		isS3[o.ID] = o.S3OriginConfig != nil
-	}
-	switch {
-	case isS3[behavior.TargetOriginID]:
-	default:
-		var found bool
-		for _, g := range cfg.OriginGroups.Items {
-			if g.ID != behavior.TargetOriginID {
-				continue
-			}
-			found = true
-			m := g.Members.Items
-			if len(m) != 2 || !isS3[m[0].OriginID] || isS3[m[1].OriginID] {
-				return nil, fmt.Errorf("origin group %s: want the bucket first and a custom origin second", g.ID)
-			}
-			out.FailoverToGCS, out.FailoverCodes = true, g.FailoverCriteria.StatusCodes.Items
-			for _, o := range cfg.Origins {
-				if o.ID == m[1].OriginID {
-					_ = json.Unmarshal(o.DomainName, &out.SourceDomainName) // "" unless a plain string
-				}
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("default behavior targets %q, neither the bucket nor an origin group", behavior.TargetOriginID)
-		}
+	if err := out.readOrigins(cfg); err != nil {
+		return nil, err
 	}
 	for _, e := range cfg.CustomErrorResponses {
 		out.ErrorCachingTTL[e.ErrorCode] = e.ErrorCachingMinTTL
 	}
-	for _, a := range behavior.LambdaFunctionAssociations {
-		out.OriginResponse = out.OriginResponse || a.EventType == "origin-response"
-		if a.EventType != "origin-request" {
-			continue
-		}
-		parameter, err := weakImport(tmpl.Resources, a.FunctionARN)
-		if err != nil {
-			return nil, fmt.Errorf("origin-request function: %w", err)
-		}
-		out.OriginRequest = &EdgeFunction{Parameter: parameter}
-	}
-	for _, a := range behavior.FunctionAssociations {
-		if a.EventType != "viewer-request" {
-			continue
-		}
-		id, err := refOf(a.FunctionARN, "Fn::GetAtt")
-		if err != nil {
-			return nil, fmt.Errorf("viewer-request function: %w", err)
-		}
-		var fn struct {
-			FunctionCode string `json:"FunctionCode"`
-		}
-		if err := json.Unmarshal(tmpl.Resources[id].Properties, &fn); err != nil || fn.FunctionCode == "" {
-			return nil, fmt.Errorf("viewer-request function %s has no inline code (%v)", id, err)
-		}
-		out.ViewerRequestCode = fn.FunctionCode
+	if err := out.readFunctions(tmpl, behavior); err != nil {
+		return nil, err
 	}
 	if behavior.OriginRequestPolicyID != nil {
-		id, err := refOf(behavior.OriginRequestPolicyID, "Ref")
-		if err != nil {
-			return nil, fmt.Errorf("origin request policy: %w", err)
-		}
-		var p struct {
-			OriginRequestPolicyConfig struct {
-				HeadersConfig struct {
-					HeaderBehavior string   `json:"HeaderBehavior"`
-					Headers        []string `json:"Headers"`
-				} `json:"HeadersConfig"`
-			} `json:"OriginRequestPolicyConfig"`
-		}
-		if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
-			return nil, fmt.Errorf("origin request policy %s: %w", id, err)
-		}
-		if h := p.OriginRequestPolicyConfig.HeadersConfig; h.HeaderBehavior == "whitelist" {
-			out.ForwardedHeaders = h.Headers
-		} else if h.HeaderBehavior != "none" {
-			return nil, fmt.Errorf("origin request policy %s: header behavior %q is not imitated", id, h.HeaderBehavior)
+		if out.ForwardedHeaders, err = forwardedHeaders(tmpl, behavior.OriginRequestPolicyID); err != nil {
+			return nil, err
 		}
 	}
 	if behavior.ResponseHeadersPolicyID != nil {
-		id, err := refOf(behavior.ResponseHeadersPolicyID, "Ref")
-		if err != nil {
-			return nil, fmt.Errorf("response headers policy: %w", err)
-		}
-		var p struct {
-			ResponseHeadersPolicyConfig struct {
-				CorsConfig *struct {
-					AccessControlAllowCredentials bool          `json:"AccessControlAllowCredentials"`
-					AccessControlAllowHeaders     items[string] `json:"AccessControlAllowHeaders"`
-					AccessControlAllowMethods     items[string] `json:"AccessControlAllowMethods"`
-					AccessControlAllowOrigins     items[string] `json:"AccessControlAllowOrigins"`
-					AccessControlExposeHeaders    items[string] `json:"AccessControlExposeHeaders"`
-					AccessControlMaxAgeSec        int           `json:"AccessControlMaxAgeSec"`
-					OriginOverride                bool          `json:"OriginOverride"`
-				} `json:"CorsConfig"`
-			} `json:"ResponseHeadersPolicyConfig"`
-		}
-		if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
-			return nil, fmt.Errorf("response headers policy %s: %w", id, err)
-		}
-		if c := p.ResponseHeadersPolicyConfig.CorsConfig; c != nil {
-			out.CORS = &CORS{
-				AllowCredentials: c.AccessControlAllowCredentials,
-				AllowHeaders:     c.AccessControlAllowHeaders.Items,
-				AllowMethods:     c.AccessControlAllowMethods.Items,
-				AllowOrigins:     c.AccessControlAllowOrigins.Items,
-				ExposeHeaders:    c.AccessControlExposeHeaders.Items,
-				MaxAgeSec:        c.AccessControlMaxAgeSec,
-				OriginOverride:   c.OriginOverride,
-			}
+		if out.CORS, err = responseCORS(tmpl, behavior.ResponseHeadersPolicyID); err != nil {
+			return nil, err
 		}
 	}
-	for _, id := range byType("AWS::S3::Bucket") {
+	for _, id := range tmpl.byType("AWS::S3::Bucket") {
 		var b struct {
 			CorsConfiguration struct {
 				CorsRules []BucketCORSRule `json:"CorsRules"`
@@ -297,6 +220,140 @@ func Parse(template []byte) (*Distribution, error) {
 		out.BucketCORS = append(out.BucketCORS, b.CorsConfiguration.CorsRules...)
 	}
 	return out, nil
+}
+
+// readOrigins finds what the default behavior targets: the bucket alone, or
+// an origin group failing over from the bucket to a custom origin.
+func (out *Distribution) readOrigins(cfg distributionConfig) error {
+	target := cfg.DefaultCacheBehavior.TargetOriginID
+	isS3 := map[string]bool{}
+	for _, o := range cfg.Origins {
+		isS3[o.ID] = o.S3OriginConfig != nil
+	}
+	if isS3[target] {
+		return nil
+	}
+	var found bool
+	for _, g := range cfg.OriginGroups.Items {
+		if g.ID != target {
+			continue
+		}
+		found = true
+		m := g.Members.Items
+		if len(m) != 2 || !isS3[m[0].OriginID] || isS3[m[1].OriginID] {
+			return fmt.Errorf("origin group %s: want the bucket first and a custom origin second", g.ID)
+		}
+		out.FailoverToGCS, out.FailoverCodes = true, g.FailoverCriteria.StatusCodes.Items
+		for _, o := range cfg.Origins {
+			if o.ID == m[1].OriginID {
+				_ = json.Unmarshal(o.DomainName, &out.SourceDomainName) // "" unless a plain string
+			}
+		}
+	}
+	if !found {
+		return fmt.Errorf("default behavior targets %q, neither the bucket nor an origin group", target)
+	}
+	return nil
+}
+
+// readFunctions finds the behavior's edge functions: which Lambda@Edge
+// events have one (origin-request: which SSM parameter names it) and the
+// viewer-request CloudFront Function's inline code.
+func (out *Distribution) readFunctions(tmpl template, behavior cacheBehavior) error {
+	for _, a := range behavior.LambdaFunctionAssociations {
+		out.OriginResponse = out.OriginResponse || a.EventType == "origin-response"
+		if a.EventType != "origin-request" {
+			continue
+		}
+		parameter, err := weakImport(tmpl.Resources, a.FunctionARN)
+		if err != nil {
+			return fmt.Errorf("origin-request function: %w", err)
+		}
+		out.OriginRequest = &EdgeFunction{Parameter: parameter}
+	}
+	for _, a := range behavior.FunctionAssociations {
+		if a.EventType != "viewer-request" {
+			continue
+		}
+		id, err := refOf(a.FunctionARN, "Fn::GetAtt")
+		if err != nil {
+			return fmt.Errorf("viewer-request function: %w", err)
+		}
+		var fn struct {
+			FunctionCode string `json:"FunctionCode"`
+		}
+		if err := json.Unmarshal(tmpl.Resources[id].Properties, &fn); err != nil || fn.FunctionCode == "" {
+			return fmt.Errorf("viewer-request function %s has no inline code (%v)", id, err)
+		}
+		out.ViewerRequestCode = fn.FunctionCode
+	}
+	return nil
+}
+
+// forwardedHeaders reads the viewer headers the referenced origin request
+// policy sends to the origin.
+func forwardedHeaders(tmpl template, ref json.RawMessage) ([]string, error) {
+	id, err := refOf(ref, "Ref")
+	if err != nil {
+		return nil, fmt.Errorf("origin request policy: %w", err)
+	}
+	var p struct {
+		OriginRequestPolicyConfig struct {
+			HeadersConfig struct {
+				HeaderBehavior string   `json:"HeaderBehavior"`
+				Headers        []string `json:"Headers"`
+			} `json:"HeadersConfig"`
+		} `json:"OriginRequestPolicyConfig"`
+	}
+	if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
+		return nil, fmt.Errorf("origin request policy %s: %w", id, err)
+	}
+	h := p.OriginRequestPolicyConfig.HeadersConfig
+	switch h.HeaderBehavior {
+	case "whitelist":
+		return h.Headers, nil
+	case "none":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("origin request policy %s: header behavior %q is not imitated", id, h.HeaderBehavior)
+}
+
+// responseCORS reads the referenced response headers policy's CORS
+// configuration (nil: none).
+func responseCORS(tmpl template, ref json.RawMessage) (*CORS, error) {
+	id, err := refOf(ref, "Ref")
+	if err != nil {
+		return nil, fmt.Errorf("response headers policy: %w", err)
+	}
+	var p struct {
+		ResponseHeadersPolicyConfig struct {
+			CorsConfig *struct {
+				AccessControlAllowCredentials bool          `json:"AccessControlAllowCredentials"`
+				AccessControlAllowHeaders     items[string] `json:"AccessControlAllowHeaders"`
+				AccessControlAllowMethods     items[string] `json:"AccessControlAllowMethods"`
+				AccessControlAllowOrigins     items[string] `json:"AccessControlAllowOrigins"`
+				AccessControlExposeHeaders    items[string] `json:"AccessControlExposeHeaders"`
+				AccessControlMaxAgeSec        int           `json:"AccessControlMaxAgeSec"`
+				OriginOverride                bool          `json:"OriginOverride"`
+			} `json:"CorsConfig"`
+		} `json:"ResponseHeadersPolicyConfig"`
+	}
+	if err := json.Unmarshal(tmpl.Resources[id].Properties, &p); err != nil {
+		return nil, fmt.Errorf("response headers policy %s: %w", id, err)
+	}
+	c := p.ResponseHeadersPolicyConfig.CorsConfig
+	if c == nil {
+		return nil, nil
+	}
+	return &CORS{
+		AllowCredentials: c.AccessControlAllowCredentials,
+		AllowHeaders:     c.AccessControlAllowHeaders.Items,
+		AllowMethods:     c.AccessControlAllowMethods.Items,
+		AllowOrigins:     c.AccessControlAllowOrigins.Items,
+		ExposeHeaders:    c.AccessControlExposeHeaders.Items,
+		MaxAgeSec:        c.AccessControlMaxAgeSec,
+		OriginOverride:   c.OriginOverride,
+	}, nil
 }
 
 // weakImport returns the SSM parameter a Custom::WeakImport reads, given a
@@ -359,14 +416,12 @@ func LoadApp(outdir, mainStack string) (*Distribution, error) {
 	return nil, fmt.Errorf("no template in %s has the SSM parameter %s the origin-request association reads", outdir, d.OriginRequest.Parameter)
 }
 
-// findFunction fills fn's Bundle and Handler from template if it holds
+// findFunction fills fn's Bundle and Handler from the template b if it holds
 // fn's parameter.
-func findFunction(template []byte, fn *EdgeFunction, outdir string) (bool, error) {
-	var tmpl struct {
-		Resources map[string]resource `json:"Resources"`
-	}
-	if err := json.Unmarshal(template, &tmpl); err != nil {
-		return false, fmt.Errorf("not a template: %w", err)
+func findFunction(b []byte, fn *EdgeFunction, outdir string) (bool, error) {
+	tmpl, err := parseTemplate(b)
+	if err != nil {
+		return false, err
 	}
 	for id, r := range tmpl.Resources {
 		if r.Type != "AWS::SSM::Parameter" {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,13 +133,34 @@ func reportKinds(t *testing.T, path string) map[string]string {
 // object), refresh replaces the stale copy and leaves the foreign object,
 // and redrive brings a dead-lettered key back to be copied.
 func TestMigrationFinishes(t *testing.T) {
+	m := startMigration(t)
+	for _, phase := range []struct {
+		name string
+		run  func(*migration)
+	}{
+		{"a backfill copies what no viewer asked for and verify finds nothing missing", (*migration).backfillThenVerify},
+		{"verify finds what changed since: missing, stale, a CRC32C mismatch, foreign, extra", (*migration).verifyFindsChanges},
+		{"backfill --refresh replaces the stale copies and leaves the foreign object", (*migration).refreshReplacesStale},
+		{"redrive brings a dead-lettered key back to be copied and keeps the malformed message", (*migration).redrive},
+	} {
+		// Each phase starts from the state the one before left.
+		if !t.Run(phase.name, func(t *testing.T) { phase.run(m.on(t)) }) {
+			return
+		}
+	}
+}
+
+// startMigration starts the harness and builds the backtoorigin binary,
+// with an environment that reaches only the stand-ins.
+func startMigration(t *testing.T) *migration {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), suiteWait)
-	defer cancel()
+	t.Cleanup(cancel)
 	h, err := harness.Start(ctx, harness.Options{FunctionTimeout: 30 * time.Second, VisibilityTimeout: 35 * time.Second, TransferEnv: []string{"PART_SIZE_MIB=5"}})
 	if err != nil {
 		t.Fatalf("start harness: %v", err)
 	}
-	defer h.Close()
+	t.Cleanup(func() { h.Close() })
 	root, err := standin.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +176,20 @@ func TestMigrationFinishes(t *testing.T) {
 		"AWS_ENDPOINT_URL_S3="+h.S3.Endpoint, "AWS_ENDPOINT_URL_SQS="+h.SQS.Endpoint, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"),
 		"XDG_CACHE_HOME="+t.TempDir())
-	m := &migration{t: t, ctx: ctx, h: h, bin: bin, env: env}
+	return &migration{t: t, ctx: ctx, h: h, bin: bin, env: env}
+}
 
-	// Never requested by any viewer; one is a multipart copy (5 MiB parts).
+// on is the migration for one phase, its failures reported to t.
+func (m *migration) on(t *testing.T) *migration {
+	c := *m
+	c.t = t
+	return &c
+}
+
+// backfillThenVerify backfills objects never requested by any viewer (one is
+// a multipart copy: 5 MiB parts) and verifies the copy complete.
+func (m *migration) backfillThenVerify() {
+	t := m.t
 	first := map[string][]byte{
 		"tail/a.txt": []byte("never requested a"), "tail/b c+d.txt": []byte("a key with a space and a plus"),
 		"tail/ü.bin": randomBytes(t, 12<<20), "keep/stale.txt": []byte("version one"), "keep/crc.txt": []byte("the original bytes"),
@@ -172,9 +205,13 @@ func TestMigrationFinishes(t *testing.T) {
 	if r = m.cli("verify", "--deep"); r.code != 0 {
 		t.Fatalf("verify after the backfill: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
 
-	// What happens next: a new object, a source change, someone else's
-	// object, bytes changed at S3, an object only S3 has.
+// verifyFindsChanges makes what happens next (a new object, a source
+// change, someone else's object, bytes changed at S3, an object only S3
+// has) and checks that verify reports each.
+func (m *migration) verifyFindsChanges() {
+	t := m.t
 	m.putSource("tail/new.txt", []byte("written after the backfill"))
 	m.putSource("keep/stale.txt", []byte("version two, longer"))
 	m.putS3("keep/foreign.txt", []byte("written by hand!"), nil)
@@ -184,16 +221,22 @@ func TestMigrationFinishes(t *testing.T) {
 	m.putS3("only/in/s3.txt", []byte("extra"), nil)
 
 	report := filepath.Join(t.TempDir(), "report.jsonl")
-	r = m.cli("verify", "--deep", "--report", report)
+	r := m.cli("verify", "--deep", "--report", report)
 	if r.code != 1 {
 		t.Fatalf("verify: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	want := map[string]string{"tail/new.txt": "missing", "keep/stale.txt": "stale", "keep/crc.txt": "stale", "keep/foreign.txt": "foreign", "only/in/s3.txt": "extra"}
-	if got := reportKinds(t, report); !equalKinds(got, want) {
+	if got := reportKinds(t, report); !maps.Equal(got, want) {
 		t.Fatalf("report %v\nwant   %v", got, want)
 	}
+}
 
-	r = m.cli("backfill", "--refresh")
+// refreshReplacesStale runs backfill --refresh after verifyFindsChanges:
+// the missing and the stale source copies are copied, the foreign object is
+// left, and verify then reports only what refresh does not touch.
+func (m *migration) refreshReplacesStale() {
+	t := m.t
+	r := m.cli("backfill", "--refresh")
 	if r.code != 0 || !strings.Contains(r.stderr, "not replaced: keep/foreign.txt") {
 		t.Fatalf("backfill --refresh: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -201,14 +244,18 @@ func TestMigrationFinishes(t *testing.T) {
 	if got, _, _ := m.s3Object("keep/foreign.txt"); string(got) != "written by hand!" {
 		t.Fatalf("the foreign object was replaced: %q", got)
 	}
+	report := filepath.Join(t.TempDir(), "report.jsonl")
 	r = m.cli("verify", "--deep", "--report", report)
-	want = map[string]string{"keep/crc.txt": "stale", "keep/foreign.txt": "foreign", "only/in/s3.txt": "extra"}
-	if got := reportKinds(t, report); r.code != 1 || !equalKinds(got, want) {
+	want := map[string]string{"keep/crc.txt": "stale", "keep/foreign.txt": "foreign", "only/in/s3.txt": "extra"}
+	if got := reportKinds(t, report); r.code != 1 || !maps.Equal(got, want) {
 		t.Fatalf("verify after the refresh: exit %d, report %v\n%s", r.code, got, r.stderr)
 	}
+}
 
-	// Redrive: a key dead-lettered by the transfer function (its wrapper),
-	// and one filed malformed by the real function, which stays.
+// redrive: a key dead-lettered by the transfer function (its wrapper), and
+// one filed malformed by the real function, which stays.
+func (m *migration) redrive() {
+	t, ctx, h := m.t, m.ctx, m.h
 	m.putSource("dead/lettered.txt", []byte("copied after the redrive"))
 	for _, body := range []string{
 		`{"reason":"no part finished within an invocation 3 times in a row","messageId":"m1","body":"{\"v\":1,\"key\":\"dead/lettered.txt\"}"}`,
@@ -226,7 +273,7 @@ func TestMigrationFinishes(t *testing.T) {
 		d, err := h.QueueDepth(ctx, h.DeadLetterQueueURL)
 		return err == nil && d == 2
 	})
-	r = m.cli("redrive")
+	r := m.cli("redrive")
 	if r.code != 1 || !strings.Contains(r.stdout, "moved      dead/lettered.txt") || !strings.Contains(r.stdout, "unsupported version 2") {
 		t.Fatalf("redrive: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -234,16 +281,4 @@ func TestMigrationFinishes(t *testing.T) {
 	if d, err := h.QueueDepth(ctx, h.DeadLetterQueueURL); err != nil || d != 1 {
 		t.Fatalf("dead-letter queue holds %d (%v), want the malformed message only", d, err)
 	}
-}
-
-func equalKinds(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

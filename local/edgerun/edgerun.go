@@ -1,10 +1,12 @@
-// Package edgerun runs the real Lambda@Edge origin-response handler
-// (lambda/edge/index.mjs, the file that is deployed) under node for the
-// local harness. It stages the handler beside a settings.mjs written the way
-// the CDK stack writes it at synth, starts one long-lived node process (one
-// warm Lambda@Edge container) and invokes the handler with events shaped like
-// CloudFront's. It also runs a CloudFront Function file (function.go), the
-// viewer-request function the front calls first.
+// Package edgerun runs the edge functions the template deploys, from the
+// files that are deployed, under node for the local harness: the Lambda@Edge
+// origin-response handler (lambda/edge/index.mjs, origin_response.go), the
+// origin-request signer of a private source (the synthesized bundle,
+// origin_request.go) and the viewer-request CloudFront Function
+// (function.go). Each is staged into a fresh temporary folder the way the
+// stack deploys it, hosted by one long-lived node process (one warm
+// container) running runner.mjs, and called with events shaped like
+// CloudFront's.
 //
 // This is a test and demo harness; nothing here is deployed.
 package edgerun
@@ -24,33 +26,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backtoorigin/backtoorigin/internal/edgebundle"
 	"github.com/backtoorigin/backtoorigin/internal/supervise"
 )
 
 //go:embed runner.mjs
 var runnerSource []byte
 
-// Settings are the values the stack bakes into the bundle.
-type Settings = edgebundle.Settings
-
-// Options says what to stage and how to run it.
-type Options struct {
-	// EdgeDir is lambda/edge: index.mjs is copied from it, and its
-	// node_modules stands in for the AWS SDK the Lambda runtime provides.
-	EdgeDir  string
-	Settings Settings
-	// QueueURL, when set, is injected through createHandler(settings,
-	// {queueUrl}) because the handler would otherwise derive the real
-	// https://sqs.<region>.amazonaws.com URL from the function ARN.
-	QueueURL string
-	// Env is added to a minimal environment (PATH, HOME) for node.
-	Env []string
-	// Logs receives the handler's stdout and stderr (nil: discarded).
-	Logs io.Writer
-}
-
-// Runner is a running node process hosting the handler.
+// Runner is a running node process hosting one function; its Invoke calls
+// the origin-response handler (see Start).
 type Runner struct {
 	proc    *supervise.Process
 	stdin   io.WriteCloser
@@ -72,37 +55,34 @@ type reply struct {
 	Error  string          `json:"error"`
 }
 
-// Stage copies the deployed files into dir: index.mjs from edgeDir and a
-// settings.mjs holding settings, plus the runner. Lambda's Node.js runtime
-// ships the AWS SDK; locally node_modules links to lambda/edge's.
-func Stage(dir, edgeDir string, settings Settings) error {
-	if err := edgebundle.Write(dir, edgeDir, settings, "the local harness, as the CDK stack writes it at synth"); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "runner.mjs"), runnerSource, 0o644); err != nil {
-		return fmt.Errorf("stage runner.mjs: %w", err)
-	}
-	modules, err := filepath.Abs(filepath.Join(edgeDir, "node_modules"))
-	if err != nil {
-		return fmt.Errorf("locate edge node_modules: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(modules, "@aws-sdk", "client-sqs")); err != nil {
-		return fmt.Errorf("the edge handler's AWS SDK is missing (%w): run `npm ci` in %s", err, edgeDir)
-	}
-	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
-		return fmt.Errorf("link node_modules: %w", err)
-	}
-	return nil
+// runnerSpec is what differs between the functions: how their staging
+// folder is filled and what runner.mjs is told to load.
+type runnerSpec struct {
+	// prefix names the temporary staging folder.
+	prefix string
+	// stage fills the staging folder with the function's files (nil: the
+	// function needs none there).
+	stage func(dir string) error
+	// args follow runner.mjs on node's command line: "function" <file>, or
+	// "lambda" <module> <export> [<settings module> <deps JSON>].
+	args []string
+	// env is added to a minimal environment (PATH, HOME) for node.
+	env []string
+	// logs receives the function's stdout and stderr (nil: discarded).
+	logs io.Writer
+	// code names what the runner loads, for errors.
+	code string
 }
 
-// Start stages the handler into a fresh temporary folder and starts node.
-// It returns once the handler module has loaded.
-func Start(ctx context.Context, cfg Options) (*Runner, error) {
-	dir, err := os.MkdirTemp("", "edgerun-")
+// startRunner stages a function into a fresh temporary folder beside
+// runner.mjs and starts node on it. It returns once the function has loaded;
+// on an error the folder is gone.
+func startRunner(ctx context.Context, spec runnerSpec) (*Runner, error) {
+	dir, err := os.MkdirTemp("", spec.prefix)
 	if err != nil {
-		return nil, fmt.Errorf("edge staging folder: %w", err)
+		return nil, fmt.Errorf("staging folder for %s: %w", spec.code, err)
 	}
-	r, err := start(ctx, cfg, dir)
+	r, err := stageAndLaunch(ctx, dir, spec)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -110,15 +90,34 @@ func Start(ctx context.Context, cfg Options) (*Runner, error) {
 	return r, nil
 }
 
-func start(ctx context.Context, cfg Options, dir string) (*Runner, error) {
-	if err := Stage(dir, cfg.EdgeDir, cfg.Settings); err != nil {
-		return nil, err
+func stageAndLaunch(ctx context.Context, dir string, spec runnerSpec) (*Runner, error) {
+	if spec.stage != nil {
+		if err := spec.stage(dir); err != nil {
+			return nil, err
+		}
 	}
-	args := []string{filepath.Join(dir, "runner.mjs"), dir}
-	if cfg.QueueURL != "" {
-		args = append(args, cfg.QueueURL)
+	runner := filepath.Join(dir, "runner.mjs")
+	if err := os.WriteFile(runner, runnerSource, 0o644); err != nil {
+		return nil, fmt.Errorf("stage runner.mjs: %w", err)
 	}
-	return launch(ctx, dir, args, cfg.Env, cfg.Logs, filepath.Join(cfg.EdgeDir, "index.mjs"))
+	return launch(ctx, dir, append([]string{runner}, spec.args...), spec.env, spec.logs, spec.code)
+}
+
+// linkNodeModules links dir/node_modules to edgeDir's: Lambda's Node.js
+// runtime ships the AWS SDK, the deployed bundle does not. sdkPackage is the
+// client the function imports, checked so a missing `npm ci` is named.
+func linkNodeModules(dir, edgeDir, sdkPackage, what string) error {
+	modules, err := filepath.Abs(filepath.Join(edgeDir, "node_modules"))
+	if err != nil {
+		return fmt.Errorf("locate edge node_modules: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(modules, "@aws-sdk", sdkPackage)); err != nil {
+		return fmt.Errorf("the %s AWS SDK is missing (%w): run `npm ci` in %s", what, err, edgeDir)
+	}
+	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
+		return fmt.Errorf("link node_modules: %w", err)
+	}
+	return nil
 }
 
 // launch starts node on a runner script staged in dir (args[0]) that
@@ -206,19 +205,6 @@ func (r *Runner) readReplies(from *os.File, ready chan struct{}) {
 	r.mu.Unlock()
 }
 
-// Invoke runs the handler on one event and returns the response it returned.
-func (r *Runner) Invoke(ctx context.Context, ev Event, lc Context) (Response, error) {
-	result, err := r.call(ctx, ev, &lc)
-	if err != nil {
-		return Response{}, err
-	}
-	var resp Response
-	if err := json.Unmarshal(result, &resp); err != nil {
-		return Response{}, fmt.Errorf("edge handler returned %s: %w", result, err)
-	}
-	return resp, nil
-}
-
 // call sends one event (and the Lambda context, if any) and waits for the
 // handler's result.
 func (r *Runner) call(ctx context.Context, ev any, lc *Context) (json.RawMessage, error) {
@@ -287,6 +273,40 @@ func (r *Runner) Close() error {
 }
 
 func (r *Runner) kill() { r.proc.Kill() }
+
+// hosted is a function other than the origin-response handler: its runner
+// and the file it was loaded from, which names it in errors.
+type hosted struct {
+	runner *Runner
+	file   string
+}
+
+// PID is the node process id, so callers can check it is gone.
+func (h hosted) PID() int { return h.runner.PID() }
+
+// Close ends the node process and removes its staging folder.
+func (h hosted) Close() error { return h.runner.Close() }
+
+// callForRequest runs a function that must let a request through and
+// returns that request. A function that answered the viewer itself (its
+// result O holds a response) is an error here: the front serves no
+// responses generated by functions.
+func callForRequest[R any, O interface{ request() (R, bool) }](ctx context.Context, h hosted, ev any, lc *Context) (R, error) {
+	var zero R
+	result, err := h.runner.call(ctx, ev, lc)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", h.file, err)
+	}
+	var out O
+	if err := json.Unmarshal(result, &out); err != nil {
+		return zero, fmt.Errorf("%s returned %s: %w", h.file, result, err)
+	}
+	req, ok := out.request()
+	if !ok {
+		return zero, fmt.Errorf("%s returned %s, not a request", h.file, result)
+	}
+	return req, nil
+}
 
 // FunctionARN is the ARN CloudFront reports for a replicated Lambda@Edge
 // function version; the account is AWS's documentation placeholder.

@@ -2,16 +2,10 @@ package edgerun
 
 import (
 	"context"
-	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 )
-
-//go:embed function_runner.mjs
-var functionRunnerSource []byte
 
 // FunctionOptions says which CloudFront Function to run.
 type FunctionOptions struct {
@@ -22,10 +16,7 @@ type FunctionOptions struct {
 }
 
 // Function is a running node process hosting a CloudFront Function.
-type Function struct {
-	runner *Runner
-	file   string
-}
+type Function struct{ hosted }
 
 // StartFunction starts node on the function file and returns once it has
 // loaded.
@@ -34,49 +25,35 @@ func StartFunction(ctx context.Context, opts FunctionOptions) (*Function, error)
 	if err != nil {
 		return nil, fmt.Errorf("locate %s: %w", opts.File, err)
 	}
-	dir, err := os.MkdirTemp("", "cffunction-")
+	r, err := startRunner(ctx, runnerSpec{
+		prefix: "cffunction-",
+		args:   []string{"function", file},
+		logs:   opts.Logs,
+		code:   file,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("function staging folder: %w", err)
-	}
-	runner := filepath.Join(dir, "function_runner.mjs")
-	if err := os.WriteFile(runner, functionRunnerSource, 0o644); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("stage function_runner.mjs: %w", err)
-	}
-	r, err := launch(ctx, dir, []string{runner, file}, nil, opts.Logs, file)
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Function{runner: r, file: file}, nil
+	return &Function{hosted{runner: r, file: file}}, nil
 }
 
 // ViewerRequest runs the function on a viewer-request event and returns the
 // request it let through. A function that answered the viewer itself (a
 // response object) is an error here: the front serves no such responses.
 func (f *Function) ViewerRequest(ctx context.Context, ev FunctionEvent) (FunctionRequest, error) {
-	result, err := f.runner.call(ctx, ev, nil)
-	if err != nil {
-		return FunctionRequest{}, fmt.Errorf("%s: %w", f.file, err)
-	}
-	var out struct {
-		FunctionRequest
-		StatusCode *int `json:"statusCode"`
-	}
-	if err := json.Unmarshal(result, &out); err != nil {
-		return FunctionRequest{}, fmt.Errorf("%s returned %s: %w", f.file, result, err)
-	}
-	if out.StatusCode != nil || out.URI == "" {
-		return FunctionRequest{}, fmt.Errorf("%s returned %s, not a request", f.file, result)
-	}
-	return out.FunctionRequest, nil
+	return callForRequest[FunctionRequest, viewerRequestResult](ctx, f.hosted, ev, nil)
 }
 
-// PID is the node process id, so callers can check it is gone.
-func (f *Function) PID() int { return f.runner.PID() }
+// viewerRequestResult is a request, or a response (statusCode) if the
+// function answered the viewer itself.
+type viewerRequestResult struct {
+	FunctionRequest
+	StatusCode *int `json:"statusCode"`
+}
 
-// Close ends the node process and removes its staging folder.
-func (f *Function) Close() error { return f.runner.Close() }
+func (r viewerRequestResult) request() (FunctionRequest, bool) {
+	return r.FunctionRequest, r.StatusCode == nil && r.URI != ""
+}
 
 // The CloudFront Functions event (version 1.0), as documented in
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html

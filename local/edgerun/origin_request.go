@@ -2,19 +2,15 @@ package edgerun
 
 import (
 	"context"
-	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
-)
 
-//go:embed origin_request_runner.mjs
-var originRequestRunnerSource []byte
+	"github.com/backtoorigin/backtoorigin/internal/edgebundle"
+)
 
 // OriginRequestOptions says which origin-request bundle to run.
 type OriginRequestOptions struct {
@@ -40,10 +36,7 @@ type OriginRequestOptions struct {
 
 // OriginRequestRunner is a running node process hosting an origin-request
 // function (one warm Lambda@Edge container).
-type OriginRequestRunner struct {
-	runner *Runner
-	file   string
-}
+type OriginRequestRunner struct{ hosted }
 
 // StartOriginRequest stages the bundle into a fresh temporary folder and
 // starts node on it.
@@ -53,22 +46,30 @@ func StartOriginRequest(ctx context.Context, opts OriginRequestOptions) (*Origin
 		return nil, fmt.Errorf("handler %q is not file.export", opts.Handler)
 	}
 	file := base + ".mjs"
-	dir, err := os.MkdirTemp("", "origin-request-")
-	if err != nil {
-		return nil, fmt.Errorf("origin-request staging folder: %w", err)
+	args := []string{"lambda", file, export}
+	if opts.KeyTTL > 0 {
+		args = append(args, edgebundle.OriginRequestSettings, fmt.Sprintf(`{"keyTtlMs":%d}`, opts.KeyTTL.Milliseconds()))
 	}
-	r, err := startOriginRequest(ctx, opts, dir, file, export)
+	code := filepath.Join(opts.Bundle, file)
+	r, err := startRunner(ctx, runnerSpec{
+		prefix: "origin-request-",
+		stage:  func(dir string) error { return stageOriginRequest(dir, opts, file) },
+		args:   args,
+		env:    opts.Env,
+		logs:   opts.Logs,
+		code:   code,
+	})
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &OriginRequestRunner{runner: r, file: filepath.Join(opts.Bundle, file)}, nil
+	return &OriginRequestRunner{hosted{runner: r, file: code}}, nil
 }
 
-func startOriginRequest(ctx context.Context, opts OriginRequestOptions, dir, file, export string) (*Runner, error) {
+// stageOriginRequest copies the bundle's files into dir, as deployed.
+func stageOriginRequest(dir string, opts OriginRequestOptions, file string) error {
 	entries, err := os.ReadDir(opts.Bundle)
 	if err != nil {
-		return nil, fmt.Errorf("origin-request bundle: %w", err)
+		return fmt.Errorf("origin-request bundle: %w", err)
 	}
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
@@ -76,34 +77,16 @@ func startOriginRequest(ctx context.Context, opts OriginRequestOptions, dir, fil
 		}
 		b, err := os.ReadFile(filepath.Join(opts.Bundle, e.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("origin-request bundle: %w", err)
+			return fmt.Errorf("origin-request bundle: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
-			return nil, fmt.Errorf("stage origin-request bundle: %w", err)
+			return fmt.Errorf("stage origin-request bundle: %w", err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
-		return nil, fmt.Errorf("the bundle has no %s: %w", file, err)
+		return fmt.Errorf("the bundle has no %s: %w", file, err)
 	}
-	runner := filepath.Join(dir, "origin_request_runner.mjs")
-	if err := os.WriteFile(runner, originRequestRunnerSource, 0o644); err != nil {
-		return nil, fmt.Errorf("stage origin_request_runner.mjs: %w", err)
-	}
-	modules, err := filepath.Abs(filepath.Join(opts.EdgeDir, "node_modules"))
-	if err != nil {
-		return nil, fmt.Errorf("locate edge node_modules: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(modules, "@aws-sdk", "client-secrets-manager")); err != nil {
-		return nil, fmt.Errorf("the origin-request function's AWS SDK is missing (%w): run `npm ci` in %s", err, opts.EdgeDir)
-	}
-	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
-		return nil, fmt.Errorf("link node_modules: %w", err)
-	}
-	args := []string{runner, dir, file, export}
-	if opts.KeyTTL > 0 {
-		args = append(args, strconv.FormatInt(opts.KeyTTL.Milliseconds(), 10))
-	}
-	return launch(ctx, dir, args, opts.Env, opts.Logs, filepath.Join(opts.Bundle, file))
+	return linkNodeModules(dir, opts.EdgeDir, "client-secrets-manager", "origin-request function's")
 }
 
 // OriginRequest runs the function on an origin-request event and returns
@@ -111,25 +94,16 @@ func startOriginRequest(ctx context.Context, opts OriginRequestOptions, dir, fil
 // viewer itself (a response object) is an error here: the front serves no
 // generated responses from origin-request functions.
 func (o *OriginRequestRunner) OriginRequest(ctx context.Context, ev RequestEvent, lc Context) (Request, error) {
-	result, err := o.runner.call(ctx, ev, &lc)
-	if err != nil {
-		return Request{}, fmt.Errorf("%s: %w", o.file, err)
-	}
-	var out struct {
-		Request
-		Status *string `json:"status"`
-	}
-	if err := json.Unmarshal(result, &out); err != nil {
-		return Request{}, fmt.Errorf("%s returned %s: %w", o.file, result, err)
-	}
-	if out.Status != nil || out.URI == "" {
-		return Request{}, fmt.Errorf("%s returned %s, not a request", o.file, result)
-	}
-	return out.Request, nil
+	return callForRequest[Request, originRequestResult](ctx, o.hosted, ev, &lc)
 }
 
-// PID is the node process id, so callers can check it is gone.
-func (o *OriginRequestRunner) PID() int { return o.runner.PID() }
+// originRequestResult is a request, or a response (status) if the function
+// answered the viewer itself.
+type originRequestResult struct {
+	Request
+	Status *string `json:"status"`
+}
 
-// Close ends the node process and removes its staging folder.
-func (o *OriginRequestRunner) Close() error { return o.runner.Close() }
+func (r originRequestResult) request() (Request, bool) {
+	return r.Request, r.Status == nil && r.URI != ""
+}

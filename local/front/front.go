@@ -230,34 +230,19 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uri, viewerHeader, err := f.viewerRequest(r.Context(), r)
 	if err != nil {
 		ex.EdgeErr = err
-		ex.Status = http.StatusServiceUnavailable // CloudFront's answer to a failing function
-		http.Error(w, "viewer-request function failed", ex.Status)
+		fail(w, &ex, http.StatusServiceUnavailable, "viewer-request function failed") // CloudFront's answer to a failing function
 		return
 	}
 	ex.OriginURI = uri
 	dist := f.dist.Load()
 	if !slices.Contains(dist.AllowedMethods, r.Method) {
 		w.Header().Set("Allow", strings.Join(dist.AllowedMethods, ", "))
-		ex.Status = http.StatusMethodNotAllowed
-		http.Error(w, "method not allowed", ex.Status)
+		fail(w, &ex, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	if key, err := url.PathUnescape(strings.TrimPrefix(uri, "/")); err != nil || key == "" || !strings.HasPrefix(uri, "/") {
-		ex.Status = http.StatusBadRequest
-		http.Error(w, "bad request", ex.Status)
+		fail(w, &ex, http.StatusBadRequest, "bad request")
 		return
-	}
-	originHeaders := http.Header{}
-	if rng := viewerHeader.Get("Range"); rng != "" {
-		originHeaders.Set("Range", rng)
-	}
-	if acceptsGzip(viewerHeader.Get("Accept-Encoding")) {
-		originHeaders.Set("Accept-Encoding", "gzip")
-	}
-	for _, name := range dist.ForwardedHeaders {
-		if v := viewerHeader.Values(name); len(v) > 0 {
-			originHeaders[http.CanonicalHeaderKey(name)] = v
-		}
 	}
 	// GET and HEAD share a cache entry; OPTIONS has its own.
 	cacheKey := uri
@@ -265,34 +250,76 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cacheKey = "OPTIONS " + uri
 	}
 	if cached, ok := f.cachedError(cacheKey); ok {
-		ex.Origin, ex.Status = "cache", cached.status
-		h := w.Header()
-		for name, values := range cached.header {
-			h[name] = values
-		}
-		applyCORS(h, dist.CORS, r)
-		h.Set(OriginHeader, "cache")
-		w.WriteHeader(cached.status)
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(cached.body)
-		}
+		serveCachedError(w, r, dist, cached, &ex)
 		return
 	}
-
-	origin, resp, originReq, err := f.fetch(r.Context(), dist, r, uri, originHeaders, &ex)
-	if errors.Is(err, errOriginRequest) {
-		ex.EdgeErr = err
-		ex.Status = http.StatusBadGateway
-		http.Error(w, "origin-request function failed", ex.Status)
-		return
-	}
-	if err != nil {
-		ex.OriginErr = err
-		ex.Status = http.StatusBadGateway
-		http.Error(w, "origin unreachable", ex.Status)
+	resp, out, ok := f.originResponse(w, r, dist, uri, originHeaders(dist, viewerHeader), &ex)
+	if !ok {
 		return
 	}
 	defer resp.Body.Close()
+	f.respond(w, r, dist, cacheKey, resp, out, &ex)
+}
+
+// fail answers the viewer with status, as CloudFront does when a function
+// or the origin fails, and records it.
+func fail(w http.ResponseWriter, ex *Exchange, status int, msg string) {
+	ex.Status = status
+	http.Error(w, msg, status)
+}
+
+// originHeaders are the viewer headers CloudFront sends on to the origin:
+// Range, Accept-Encoding normalised to gzip, and those the origin request
+// policy forwards.
+func originHeaders(dist *cfn.Distribution, viewerHeader http.Header) http.Header {
+	hdr := http.Header{}
+	if rng := viewerHeader.Get("Range"); rng != "" {
+		hdr.Set("Range", rng)
+	}
+	if acceptsGzip(viewerHeader.Get("Accept-Encoding")) {
+		hdr.Set("Accept-Encoding", "gzip")
+	}
+	for _, name := range dist.ForwardedHeaders {
+		if v := viewerHeader.Values(name); len(v) > 0 {
+			hdr[http.CanonicalHeaderKey(name)] = v
+		}
+	}
+	return hdr
+}
+
+// serveCachedError answers from a cached error, as CloudFront does within
+// the error-caching TTL.
+func serveCachedError(w http.ResponseWriter, r *http.Request, dist *cfn.Distribution, cached cachedError, ex *Exchange) {
+	ex.Origin, ex.Status = "cache", cached.status
+	h := w.Header()
+	for name, values := range cached.header {
+		h[name] = values
+	}
+	applyCORS(h, dist.CORS, r)
+	h.Set(OriginHeader, "cache")
+	w.WriteHeader(cached.status)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(cached.body)
+	}
+}
+
+// originResponse fetches uri from the origin (failing over as the
+// distribution does) and runs the origin-response function on the answer.
+// It returns the origin's response, whose body the caller closes, and the
+// response the function let through; on a failure it has answered the
+// viewer and returns false.
+func (f *Front) originResponse(w http.ResponseWriter, r *http.Request, dist *cfn.Distribution, uri string, originHeaders http.Header, ex *Exchange) (*http.Response, edgerun.Response, bool) {
+	origin, resp, originReq, err := f.fetch(r.Context(), dist, r, uri, originHeaders, ex)
+	if errors.Is(err, errOriginRequest) {
+		ex.EdgeErr = err
+		fail(w, ex, http.StatusBadGateway, "origin-request function failed")
+		return nil, edgerun.Response{}, false
+	}
+	if err != nil {
+		ex.OriginErr = err
+		fail(w, ex, http.StatusBadGateway, "origin unreachable")
+		return nil, edgerun.Response{}, false
+	}
 	ex.Origin = origin
 	ex.Size = objectSize(resp)
 
@@ -306,16 +333,22 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = f.edge(r.Context(), origin, uri, r, originReq, resp)
 	}
 	if err != nil {
+		resp.Body.Close()
 		ex.EdgeErr = err
-		ex.Status = http.StatusBadGateway
-		http.Error(w, "origin-response function failed", ex.Status)
-		return
+		fail(w, ex, http.StatusBadGateway, "origin-response function failed")
+		return nil, edgerun.Response{}, false
 	}
+	return resp, out, true
+}
+
+// respond sends the response the origin-response function let through,
+// with the distribution's CORS headers, and caches it if it is an error
+// the distribution caches.
+func (f *Front) respond(w http.ResponseWriter, r *http.Request, dist *cfn.Distribution, cacheKey string, resp *http.Response, out edgerun.Response, ex *Exchange) {
 	status, err := strconv.Atoi(out.Status)
 	if err != nil {
 		ex.EdgeErr = fmt.Errorf("handler returned status %q", out.Status)
-		ex.Status = http.StatusBadGateway
-		http.Error(w, "origin-response function failed", ex.Status)
+		fail(w, ex, http.StatusBadGateway, "origin-response function failed")
 		return
 	}
 	h := w.Header()
@@ -325,7 +358,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	applyCORS(h, dist.CORS, r)
-	h.Set(OriginHeader, origin)
+	h.Set(OriginHeader, ex.Origin)
 	ex.Status = status
 	if ttl := dist.ErrorCachingTTL[status]; ttl > 0 && status >= 400 && out.Body == nil {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

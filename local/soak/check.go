@@ -78,17 +78,51 @@ func messageKey(body string) string {
 }
 
 func (r *run) check(ctx context.Context) (*Report, error) {
-	rep := &Report{Seed: r.cfg.Seed, Config: r.cfg, Objects: len(r.objects), Logs: map[string][]string{}, ViewerKinds: map[string]int{}}
-	bad := map[string]bool{}
+	c := &checker{
+		r:      r,
+		rep:    &Report{Seed: r.cfg.Seed, Config: r.cfg, Objects: len(r.objects), Logs: map[string][]string{}, ViewerKinds: map[string]int{}},
+		bad:    map[string]bool{},
+		inS3:   map[string]*version{},
+		parked: map[string]string{},
+	}
+	if err := c.s3Contents(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.deadLetters(ctx); err != nil {
+		return nil, err
+	}
+	c.overwrites()
+	if err := c.openUploads(ctx); err != nil {
+		return nil, err
+	}
+	c.viewers(ctx)
+	c.counters()
+	c.verdict()
+	return c.rep, nil
+}
 
+// checker is one check of a finished run: the report it fills, the keys
+// whose story goes into it (bad), and what it found in S3 and in the
+// dead-letter queue, which later steps read.
+type checker struct {
+	r      *run
+	rep    *Report
+	bad    map[string]bool
+	inS3   map[string]*version // the source version each verified key in S3 is
+	parked map[string]string   // dead-lettered key -> reason
+}
+
+// s3Contents lists S3, verifies every listed key against its source
+// versions, and counts what landed and what S3 holds that no viewer asked for.
+func (c *checker) s3Contents(ctx context.Context) error {
+	r, rep, bad, inS3 := c.r, c.rep, c.bad, c.inS3
 	// What S3 holds, read straight from the stand-in (no fault proxy).
-	inS3 := map[string]*version{}
 	listed := map[string]bool{}
 	var token *string
 	for {
 		out, err := r.h.S3Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(harness.S3Bucket), ContinuationToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("list S3: %w", err)
+			return fmt.Errorf("list S3: %w", err)
 		}
 		for _, o := range out.Contents {
 			listed[aws.ToString(o.Key)] = true
@@ -98,34 +132,25 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 		}
 		token = out.NextContinuationToken
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	work := make(chan *object)
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range work {
-				v, problem := r.verifyS3(ctx, o)
-				mu.Lock()
-				if problem != "" {
-					rep.Corrupt = append(rep.Corrupt, fmt.Sprintf("%q: %s", o.key, problem))
-					bad[o.key] = true
-				} else {
-					inS3[o.key] = v
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	var inBoth []*object
 	for _, o := range r.objects {
 		rep.SourceBytes += o.snapshot()[len(o.snapshot())-1].size
 		if listed[o.key] {
-			work <- o
+			inBoth = append(inBoth, o)
 		}
 	}
-	close(work)
-	wg.Wait()
+	var mu sync.Mutex
+	twoAtATime(inBoth, func(o *object) {
+		v, problem := r.verifyS3(ctx, o)
+		mu.Lock()
+		if problem != "" {
+			rep.Corrupt = append(rep.Corrupt, fmt.Sprintf("%q: %s", o.key, problem))
+			bad[o.key] = true
+		} else {
+			inS3[o.key] = v
+		}
+		mu.Unlock()
+	})
 	for k := range listed {
 		if r.byKey[k] == nil {
 			rep.ExtraKeys = append(rep.ExtraKeys, fmt.Sprintf("%q", k))
@@ -138,16 +163,20 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 			rep.LandedOverwrote++
 		}
 	}
+	return nil
+}
 
-	// The dead-letter queue, read whole.
-	parked := map[string]string{}
+// deadLetters reads the dead-letter queue whole, and finds the keys that are
+// lost: neither in S3 nor dead-lettered.
+func (c *checker) deadLetters(ctx context.Context) error {
+	r, rep, bad, inS3, parked := c.r, c.rep, c.bad, c.inS3, c.parked
 	for empty := 0; empty < 2; {
 		out, err := r.h.SQSClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(r.h.DeadLetterQueueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 600,
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}, MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {
-			return nil, fmt.Errorf("read the dead-letter queue: %w", err)
+			return fmt.Errorf("read the dead-letter queue: %w", err)
 		}
 		if len(out.Messages) == 0 {
 			empty++
@@ -180,12 +209,16 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 			bad[o.key] = true
 		}
 	}
+	return nil
+}
 
-	// Overwrites, as counted on the way to S3: a successful write on a key
-	// that a different write (a PutObject, or the completion of another
-	// upload) had already made. Completing the same upload a second time
-	// (the engine retrying a CompleteMultipartUpload whose answer was lost)
-	// is no new content; it is counted apart.
+// overwrites finds overwrites, as counted on the way to S3: a successful
+// write on a key that a different write (a PutObject, or the completion of
+// another upload) had already made. Completing the same upload a second time
+// (the engine retrying a CompleteMultipartUpload whose answer was lost) is
+// no new content; it is counted apart.
+func (c *checker) overwrites() {
+	r, rep, bad := c.r, c.rep, c.bad
 	for _, o := range r.objects {
 		var first *proxy.S3Write
 		for _, w := range r.h.Writes.Writes(o.key) {
@@ -207,16 +240,25 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 			}
 		}
 	}
+}
 
-	// Multipart uploads left open (a crash leaves them to the lifecycle rule).
+// openUploads lists the multipart uploads left open (a crash leaves them to
+// the lifecycle rule).
+func (c *checker) openUploads(ctx context.Context) error {
+	r, rep := c.r, c.rep
 	ups, err := r.h.S3Client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(harness.S3Bucket)})
 	if err != nil {
-		return nil, fmt.Errorf("list multipart uploads: %w", err)
+		return fmt.Errorf("list multipart uploads: %w", err)
 	}
 	for _, u := range ups.Uploads {
 		rep.OpenUploads = append(rep.OpenUploads, fmt.Sprintf("%q", aws.ToString(u.Key)))
 	}
+	return nil
+}
 
+// viewers has viewers take a last look and judges every answer of the run.
+func (c *checker) viewers(ctx context.Context) {
+	r, rep, bad, inS3 := c.r, c.rep, c.bad, c.inS3
 	// A last look by viewers, now that every copy is done: S3 must answer.
 	r.finalPass(ctx, inS3)
 	r.answers.mu.Lock()
@@ -234,7 +276,13 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 			bad[a.obj.key] = true
 		}
 	}
+}
 
+// counters copies the run's counters into the report: faults injected,
+// traffic through the proxies, deliveries and their outcomes; and the logs
+// of every key whose story goes into the report.
+func (c *checker) counters() {
+	r, rep, bad := c.r, c.rep, c.bad
 	rep.Faults = r.inj.totals()
 	rep.Source, rep.S3 = r.h.SourceFaults.Totals(), r.h.S3Faults.Totals()
 	for kind, t := range rep.Source {
@@ -260,7 +308,11 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 		rep.Logs[k] = r.events[k]
 	}
 	r.eventsMu.Unlock()
+}
 
+// verdict lists every broken promise in rep.Failed.
+func (c *checker) verdict() {
+	r, rep := c.r, c.rep
 	fail := func(what string, items []string) {
 		if len(items) > 0 {
 			rep.Failed = append(rep.Failed, fmt.Sprintf("%d %s", len(items), what))
@@ -279,7 +331,6 @@ func (r *run) check(ctx context.Context) (*Report, error) {
 	if !rep.Settled && len(rep.Lost) > 0 {
 		rep.Failed = append(rep.Failed, "the queue did not drain within the duration")
 	}
-	return rep, nil
 }
 
 // verifyS3 reads key from S3 and returns the source version it is, or why

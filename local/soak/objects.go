@@ -20,6 +20,26 @@ import (
 
 const mib = 1 << 20
 
+// twoAtATime calls fn on every object, in order, two objects at a time.
+func twoAtATime(objects []*object, fn func(*object)) {
+	var wg sync.WaitGroup
+	work := make(chan *object)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				fn(o)
+			}
+		}()
+	}
+	for _, o := range objects {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+}
+
 // Object kinds: they decide the viewers' requests and the copy path.
 const (
 	kindEmpty     = "empty"

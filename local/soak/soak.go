@@ -135,23 +135,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.byKey[o.key] = o
 	}
 	setupStart := time.Now()
-	// Content first (it is drawn from the seed), two at a time.
-	var wg sync.WaitGroup
-	work := make(chan *object)
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range work {
-				o.versions = []*version{newVersion(rngFor(cfg.Seed, "v0 "+o.key), cfg, o, 0, nil)}
-			}
-		}()
-	}
-	for _, o := range r.objects {
-		work <- o
-	}
-	close(work)
-	wg.Wait()
+	// Content first (it is drawn from the seed).
+	twoAtATime(r.objects, func(o *object) {
+		o.versions = []*version{newVersion(rngFor(cfg.Seed, "v0 "+o.key), cfg, o, 0, nil)}
+	})
 
 	r.inj = newInjector(cfg.Seed, cfg.FaultRate, int64(cfg.SourceMiBps*mib), r.byKey)
 	r.inj.note = r.note
