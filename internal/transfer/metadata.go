@@ -1,6 +1,10 @@
 package transfer
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
 
 // withoutAWSChunked drops the aws-chunked token from a Content-Encoding: it
 // frames a SigV4 streaming upload and is never the object's coding. S3 does
@@ -29,10 +33,32 @@ func withoutAWSChunked(v *string) *string {
 // x-amz-meta-source-generation) recording which source version was copied.
 const SourceGenerationMetadataKey = "source-generation"
 
-// objectHeaders are the source's object headers in their S3 form.
+// objectHeaders are the source's object headers in their S3 form. They map
+// themselves onto both inputs that create an object (a PutObject, or the
+// CreateMultipartUpload of one that is uploaded in parts), so a small and a
+// large object carry the same headers; each field is named as in both SDK
+// input types, which TestObjectHeadersFillBothInputsAlike holds them to.
 type objectHeaders struct {
 	ContentType, CacheControl, ContentEncoding, ContentDisposition, ContentLanguage *string
 	Metadata                                                                        map[string]string
+}
+
+func (h objectHeaders) applyPut(in *s3.PutObjectInput) {
+	in.ContentType = h.ContentType
+	in.CacheControl = h.CacheControl
+	in.ContentEncoding = h.ContentEncoding
+	in.ContentDisposition = h.ContentDisposition
+	in.ContentLanguage = h.ContentLanguage
+	in.Metadata = h.Metadata
+}
+
+func (h objectHeaders) applyCreate(in *s3.CreateMultipartUploadInput) {
+	in.ContentType = h.ContentType
+	in.CacheControl = h.CacheControl
+	in.ContentEncoding = h.ContentEncoding
+	in.ContentDisposition = h.ContentDisposition
+	in.ContentLanguage = h.ContentLanguage
+	in.Metadata = h.Metadata
 }
 
 // headersFor maps the source's headers to S3: the standard object headers
