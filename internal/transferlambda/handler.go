@@ -16,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
@@ -110,7 +111,7 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 
 // handleRecord returns an error only when the record must be redelivered.
 func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
-	msg, err := transfer.ParseMessage(r.Body)
+	msg, err := queuemsg.Parse(r.Body)
 	if err != nil {
 		start := time.Now()
 		sendErr := h.deadLetter(ctx, r, groupMalformed, err.Error())
@@ -170,12 +171,12 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 // continuation re-enqueues a suspended copy. Same group as the key, so it
 // queues behind the current message; a fresh deduplication id, so FIFO's
 // five-minute deduplication does not swallow it.
-func (h *Handler) continuation(ctx context.Context, m transfer.Message) error {
+func (h *Handler) continuation(ctx context.Context, m queuemsg.Message) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode continuation: %w", err)
 	}
-	group := transfer.KeyHash(m.Key)
+	group := queuemsg.KeyHash(m.Key)
 	// Sending must not fail because the invocation's time is nearly up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -210,7 +211,7 @@ func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, group, re
 	// Deduplicate on the message id: a redelivery of the same bad message
 	// is not filed twice. One group per kind: a malformed message has no
 	// usable key to group by.
-	dedup := transfer.KeyHash(group + "\x00" + r.MessageId)
+	dedup := queuemsg.KeyHash(group + "\x00" + r.MessageId)
 	_, err = h.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:               &h.DeadLetterQueueURL,
 		MessageBody:            aws.String(string(wrapped)),

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -64,7 +65,7 @@ func (w *world) invoke(h *Handler, window time.Duration) int {
 // five-minute deduplication window has passed: a message without resume.
 func (w *world) viewerMiss(key string) {
 	w.t.Helper()
-	group := transfer.KeyHash(key)
+	group := queuemsg.KeyHash(key)
 	if _, err := w.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{
 		QueueUrl: &w.queueURL, MessageBody: aws.String(messageFor(key)),
 		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(group + "-" + rand.Text()),
@@ -210,7 +211,7 @@ func TestCopyWithoutProgressEndsInTheDeadLetterQueue(t *testing.T) {
 	if !strings.Contains(dl.Reason, "no part finished within an invocation 3 times in a row: part size 5 MiB, observed rate") {
 		t.Fatalf("dead letter reason %q", dl.Reason)
 	}
-	if m, err := transfer.ParseMessage(dl.Body); err != nil || m.Key != key || m.Resume == nil {
+	if m, err := queuemsg.Parse(dl.Body); err != nil || m.Key != key || m.Resume == nil {
 		t.Fatalf("dead letter body %q (%v): want the continuation, to redrive it", dl.Body, err)
 	}
 	if !strings.Contains(logs.String(), `"outcome":"no-progress"`) || !strings.Contains(logs.String(), `"NoProgress":1`) {
