@@ -37,10 +37,7 @@ const (
 	// continuation would only read the same bytes again. Result.Reason
 	// says why, for the dead-letter queue; the upload is kept.
 	OutcomeNoProgress Outcome = "no-progress"
-	// OutcomeExcluded: the stack's key rules (includePrefixes,
-	// excludeSuffixes) leave the key out; set by the Lambda handler.
-	OutcomeExcluded Outcome = "excluded"
-	// OutcomeFailed is what the log line says when Copy returns an error.
+	// OutcomeFailed is the Result's outcome when Copy returns an error.
 	OutcomeFailed Outcome = "failed"
 )
 
@@ -103,7 +100,9 @@ func (e *Engine) copy(ctx context.Context, key string, resume *Resume, cond writ
 		if err != nil {
 			res.Outcome = OutcomeFailed
 		}
-		e.logResult(ctx, res, err)
+		if e.onResult != nil {
+			e.onResult(ctx, res, err)
+		}
 	}()
 	if err := ValidateKey(key); err != nil {
 		return res, fmt.Errorf("copy %q: %w", key, err)

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,8 +70,13 @@ type Config struct {
 	// (default DefaultMaxPartDuration). Parts are no larger than
 	// MinStreamRate moves in it, so a copy at that rate always progresses.
 	MaxPartDuration time.Duration
-	// Logger receives one line per object (default slog.Default()).
+	// Logger receives the engine's notes on a copy: a source that changed
+	// under it, a start over, an abort that failed (default slog.Default()).
 	Logger *slog.Logger
+	// ResultHook, when set, is called once as each Copy or Refresh returns,
+	// with what it returns (the transfer Lambda writes its per-object log
+	// and metric line from it).
+	ResultHook func(ctx context.Context, res Result, err error)
 }
 
 // Engine copies objects from a Source to an S3 bucket. It is safe for
@@ -83,6 +89,7 @@ type Engine struct {
 	stopMargin time.Duration
 	retry      RetryPolicy
 	log        *slog.Logger
+	onResult   func(context.Context, Result, error)
 
 	partConcurrency int
 	streams         *semaphore.Weighted // parts and small objects in flight, across all copies
@@ -136,6 +143,7 @@ func New(cfg Config) (*Engine, error) {
 		stopMargin: cfg.StopMargin,
 		retry:      cfg.Retry,
 		log:        cfg.Logger,
+		onResult:   cfg.ResultHook,
 
 		partConcurrency: cfg.PartConcurrency,
 		streams:         semaphore.NewWeighted(int64(cfg.PartConcurrency)),

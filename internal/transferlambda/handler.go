@@ -49,9 +49,6 @@ type Handler struct {
 	Logger             *slog.Logger
 }
 
-// OutcomeMalformed is logged for messages moved to the dead-letter queue.
-const OutcomeMalformed transfer.Outcome = "malformed"
-
 // DeadLetter is the body of a message moved to the dead-letter queue: the
 // reason beside the original body, so a person can see both at once.
 type DeadLetter struct {
@@ -115,7 +112,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 	if err != nil {
 		start := time.Now()
 		sendErr := h.deadLetter(ctx, r, groupMalformed, err.Error())
-		transfer.LogResult(ctx, h.logger(), transfer.Result{Outcome: OutcomeMalformed, Duration: time.Since(start)}, err)
+		h.logSettled(ctx, "", OutcomeMalformed, time.Since(start), err)
 		if sendErr != nil {
 			// Never drop it: let SQS redeliver (and redrive it in the end).
 			h.logger().ErrorContext(ctx, "could not move malformed message to the dead-letter queue", "messageId", r.MessageId, "error", sendErr)
@@ -127,7 +124,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 	if !h.Rules.Allows(msg.Key) {
 		// A hand-made message, one sent before a rule change, a backfill:
 		// the edge would not have queued it, so nothing is copied.
-		transfer.LogResult(ctx, h.logger(), transfer.Result{Key: msg.Key, Outcome: transfer.OutcomeExcluded}, nil)
+		h.logSettled(ctx, msg.Key, OutcomeExcluded, 0, nil)
 		return nil
 	}
 
@@ -139,7 +136,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 		res, err = h.Copier.Copy(ctx, msg.Key, msg.Resume)
 	}
 	if err != nil {
-		return err // logged by the engine
+		return err // logged as the copy returned (copyLogger)
 	}
 	if res.Outcome == transfer.OutcomeNoProgress {
 		// Another continuation would read the same bytes again; SQS's receive

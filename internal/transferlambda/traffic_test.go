@@ -92,10 +92,11 @@ func (w *world) hasDestination(key string) bool {
 // out (the production 20 s would make every invocation 20 s long).
 func (w *world) testEngine(h *Handler, stopMargin time.Duration, logs io.Writer) {
 	w.t.Helper()
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	engine, err := transfer.New(transfer.Config{
 		S3: s3Server.Client(), Bucket: w.dst, PartSize: 5 << 20, PartConcurrency: 2, StopMargin: stopMargin,
 		Source: &transfer.Source{Endpoint: w.proxy.URL, Bucket: w.src},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: logger, ResultHook: copyLogger(logger),
 	})
 	if err != nil {
 		w.t.Fatal(err)
