@@ -44,21 +44,20 @@ type objectHeaders struct {
 }
 
 func (h objectHeaders) applyPut(in *s3.PutObjectInput) {
-	in.ContentType = h.ContentType
-	in.CacheControl = h.CacheControl
-	in.ContentEncoding = h.ContentEncoding
-	in.ContentDisposition = h.ContentDisposition
-	in.ContentLanguage = h.ContentLanguage
-	in.Metadata = h.Metadata
+	h.fill(&in.ContentType, &in.CacheControl, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.Metadata)
 }
 
 func (h objectHeaders) applyCreate(in *s3.CreateMultipartUploadInput) {
-	in.ContentType = h.ContentType
-	in.CacheControl = h.CacheControl
-	in.ContentEncoding = h.ContentEncoding
-	in.ContentDisposition = h.ContentDisposition
-	in.ContentLanguage = h.ContentLanguage
-	in.Metadata = h.Metadata
+	h.fill(&in.ContentType, &in.CacheControl, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.Metadata)
+}
+
+// fill is the one list of the header fields, each given as the input's
+// own field: a header added to its parameters must be passed by both apply
+// methods, or neither compiles.
+func (h objectHeaders) fill(contentType, cacheControl, contentEncoding, contentDisposition, contentLanguage **string, metadata *map[string]string) {
+	*contentType, *cacheControl, *contentEncoding = h.ContentType, h.CacheControl, h.ContentEncoding
+	*contentDisposition, *contentLanguage = h.ContentDisposition, h.ContentLanguage
+	*metadata = h.Metadata
 }
 
 // headersFor maps the source's headers to S3: the standard object headers
