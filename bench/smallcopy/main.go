@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/backtoorigin/backtoorigin/bench/internal/childreport"
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
@@ -69,11 +70,11 @@ func main() {
 	for i := 0; i < len(keys); i += sqsBatch {
 		var b []events.SQSMessage
 		for j, key := range keys[i:min(i+sqsBatch, len(keys))] {
-			body, _ := json.Marshal(transfer.Message{V: transfer.MessageVersion, Key: key})
+			body, _ := json.Marshal(queuemsg.Message{V: queuemsg.Version, Key: key})
 			b = append(b, events.SQSMessage{
 				MessageId:  strconv.Itoa(i + j),
 				Body:       string(body),
-				Attributes: map[string]string{"MessageGroupId": transfer.KeyHash(key)},
+				Attributes: map[string]string{"MessageGroupId": queuemsg.KeyHash(key)},
 			})
 		}
 		batches = append(batches, b)

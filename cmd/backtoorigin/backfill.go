@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/backtoorigin/backtoorigin/internal/migrate"
-	"github.com/backtoorigin/backtoorigin/internal/transfer"
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 )
 
 // GCS list prices (USD) the dry run's estimate assumes; flags override
@@ -98,7 +98,7 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 			if err != nil {
 				return badInput("no user cache folder for the checkpoint (%v): pass --checkpoint FILE", err)
 			}
-			opts.Checkpoint = filepath.Join(dir, "backtoorigin", "backfill-"+transfer.KeyHash(identity + "\x00" + t.queueURL + "\x00" + fmt.Sprint([]string(ps)) + fmt.Sprint(o.refresh))[:16]+".json")
+			opts.Checkpoint = filepath.Join(dir, "backtoorigin", "backfill-"+queuemsg.KeyHash(identity + "\x00" + t.queueURL + "\x00" + fmt.Sprint([]string(ps)) + fmt.Sprint(o.refresh))[:16]+".json")
 		}
 		if o.restart {
 			if err := os.Remove(opts.Checkpoint); err != nil && !os.IsNotExist(err) {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -282,7 +283,7 @@ func (w *world) received() map[string][]sqstypes.Message {
 			continue
 		}
 		for _, m := range out.Messages {
-			msg, err := transfer.ParseMessage(aws.ToString(m.Body))
+			msg, err := queuemsg.Parse(aws.ToString(m.Body))
 			if err != nil {
 				w.t.Fatalf("the transfer function would reject %q: %v", aws.ToString(m.Body), err)
 			}
@@ -330,7 +331,7 @@ func TestBackfillQueuesMissingKeysAsTheEdgeDoes(t *testing.T) {
 		t.Fatalf("queued %v, want only b/missing", got)
 	}
 	m := got["b/missing"][0]
-	hash := transfer.KeyHash("b/missing")
+	hash := queuemsg.KeyHash("b/missing")
 	if m.Attributes["MessageGroupId"] != hash || m.Attributes["MessageDeduplicationId"] != hash {
 		t.Fatalf("group/dedup %v, want sha256 of the key as the edge sends", m.Attributes)
 	}
@@ -504,15 +505,15 @@ func TestBackfillRefreshQueuesOnlyThisSystemsStaleCopies(t *testing.T) {
 		t.Fatalf("queued %v, want b/missing, c/size, d/gen", got)
 	}
 	for k, etag := range etags {
-		msg, _ := transfer.ParseMessage(aws.ToString(got[k][0].Body))
+		msg, _ := queuemsg.Parse(aws.ToString(got[k][0].Body))
 		if msg.Refresh == nil || msg.Refresh.ETag != etag {
 			t.Fatalf("%s: refresh %+v, want If-Match %s", k, msg.Refresh, etag)
 		}
-		if got[k][0].Attributes["MessageGroupId"] != transfer.KeyHash(k) {
+		if got[k][0].Attributes["MessageGroupId"] != queuemsg.KeyHash(k) {
 			t.Fatalf("%s: group %v", k, got[k][0].Attributes)
 		}
 	}
-	if msg, _ := transfer.ParseMessage(aws.ToString(got["b/missing"][0].Body)); msg.Refresh != nil {
+	if msg, _ := queuemsg.Parse(aws.ToString(got["b/missing"][0].Body)); msg.Refresh != nil {
 		t.Fatalf("the missing key's message asks for a refresh")
 	}
 }

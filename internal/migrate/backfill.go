@@ -18,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/time/rate"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
@@ -283,11 +284,11 @@ type pending struct {
 
 // message is the edge handler's message for a key (lambda/edge/index.mjs:
 // v, key, size, generation, etag), plus refresh for a replacement.
-func (p pending) message() transfer.Message {
+func (p pending) message() queuemsg.Message {
 	o := p.entry.Source
-	m := transfer.Message{V: transfer.MessageVersion, Key: o.Key, Size: &o.Size, Generation: o.Generation, ETag: o.ETag}
+	m := queuemsg.Message{V: queuemsg.Version, Key: o.Key, Size: &o.Size, Generation: o.Generation, ETag: o.ETag}
 	if p.refresh {
-		m.Refresh = &transfer.Refresh{ETag: p.entry.Dest.ETag}
+		m.Refresh = &queuemsg.Refresh{ETag: p.entry.Dest.ETag}
 	}
 	return m
 }
@@ -298,9 +299,9 @@ func (p pending) message() transfer.Message {
 // key (after the source changed again) is not taken for a duplicate.
 func (p pending) dedupID() string {
 	if p.refresh {
-		return transfer.KeyHash(p.entry.Key + "\x00refresh\x00" + p.entry.Dest.ETag)
+		return queuemsg.KeyHash(p.entry.Key + "\x00refresh\x00" + p.entry.Dest.ETag)
 	}
-	return transfer.KeyHash(p.entry.Key)
+	return queuemsg.KeyHash(p.entry.Key)
 }
 
 // send queues a batch, retrying entries SQS reports as failed; only a
@@ -339,7 +340,7 @@ func (b *backfill) send(ctx context.Context, batch []pending) error {
 		entries[i] = sqstypes.SendMessageBatchRequestEntry{
 			Id:                     aws.String(id),
 			MessageBody:            aws.String(string(body)),
-			MessageGroupId:         aws.String(transfer.KeyHash(p.entry.Key)),
+			MessageGroupId:         aws.String(queuemsg.KeyHash(p.entry.Key)),
 			MessageDeduplicationId: aws.String(p.dedupID()),
 		}
 		byID[id] = p

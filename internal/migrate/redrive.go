@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
@@ -150,8 +151,8 @@ const keptAttribute = "redrive-kept"
 func move(ctx context.Context, opts RedriveOptions, m sqstypes.Message, r Redriven) error {
 	_, err := opts.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: &opts.QueueURL, MessageBody: &r.Body,
-		MessageGroupId:         aws.String(transfer.KeyHash(r.Key)),
-		MessageDeduplicationId: aws.String(transfer.KeyHash("redrive\x00" + aws.ToString(m.MessageId))),
+		MessageGroupId:         aws.String(queuemsg.KeyHash(r.Key)),
+		MessageDeduplicationId: aws.String(queuemsg.KeyHash("redrive\x00" + aws.ToString(m.MessageId))),
 	})
 	if err != nil {
 		return fmt.Errorf("send %q to the transfer queue (it stays in the dead-letter queue): %w", r.Key, err)
@@ -177,7 +178,7 @@ func keep(ctx context.Context, opts RedriveOptions, m sqstypes.Message, run stri
 	if _, err := opts.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: &opts.DLQURL, MessageBody: m.Body, MessageAttributes: attrs,
 		MessageGroupId:         &group,
-		MessageDeduplicationId: aws.String(transfer.KeyHash("kept\x00" + run + "\x00" + aws.ToString(m.MessageId))),
+		MessageDeduplicationId: aws.String(queuemsg.KeyHash("kept\x00" + run + "\x00" + aws.ToString(m.MessageId))),
 	}); err != nil {
 		return fmt.Errorf("keep a dead-letter message (it stays where it is): %w", err)
 	}
@@ -203,7 +204,7 @@ func unwrap(m sqstypes.Message) Redriven {
 	if json.Unmarshal([]byte(r.Body), &w) == nil && w.Reason != nil && w.Body != nil {
 		r.Body, r.Reason = *w.Body, *w.Reason
 	}
-	msg, err := transfer.ParseMessage(r.Body)
+	msg, err := queuemsg.Parse(r.Body)
 	if err != nil {
 		r.Action, r.Why = "kept", err.Error()
 		return r

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -68,7 +69,7 @@ func TestRedriveMovesEveryUsableMessageAndKeepsTheRest(t *testing.T) {
 		return string(b)
 	}
 	msg := func(key string, noProgress int) string {
-		m := transfer.Message{V: 1, Key: key}
+		m := queuemsg.Message{V: 1, Key: key}
 		if noProgress > 0 {
 			m.Resume = &transfer.Resume{UploadID: "u", Generation: "1", PartSize: 16 << 20, NoProgress: noProgress}
 		}
@@ -85,7 +86,7 @@ func TestRedriveMovesEveryUsableMessageAndKeepsTheRest(t *testing.T) {
 		put("malformed", wrap("unsupported version", msg(k, 0)), "unsupported version")
 	}
 	put("no-progress", wrap("no part finished", msg("slow/big.bin", transfer.MaxNoProgress)), "no part finished")
-	put(transfer.KeyHash("after/five/receives"), msg("after/five/receives", 0), "") // moved by SQS itself
+	put(queuemsg.KeyHash("after/five/receives"), msg("after/five/receives", 0), "") // moved by SQS itself
 	want = append(want, "slow/big.bin", "after/five/receives")
 
 	var shown []Redriven
@@ -106,11 +107,11 @@ func TestRedriveMovesEveryUsableMessageAndKeepsTheRest(t *testing.T) {
 	}
 	var got []string
 	for _, m := range drain(t, c, queue) {
-		parsed, err := transfer.ParseMessage(aws.ToString(m.Body))
+		parsed, err := queuemsg.Parse(aws.ToString(m.Body))
 		if err != nil {
 			t.Fatalf("moved a body the transfer rejects: %q: %v", aws.ToString(m.Body), err)
 		}
-		if m.Attributes["MessageGroupId"] != transfer.KeyHash(parsed.Key) {
+		if m.Attributes["MessageGroupId"] != queuemsg.KeyHash(parsed.Key) {
 			t.Fatalf("%s moved in group %q, want its own", parsed.Key, m.Attributes["MessageGroupId"])
 		}
 		if parsed.Resume != nil && parsed.Resume.NoProgress != 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -157,7 +158,7 @@ func (q *recordingQueue) SendMessageBatch(ctx context.Context, in *sqs.SendMessa
 	if err == nil {
 		q.mu.Lock()
 		for _, e := range in.Entries {
-			var m transfer.Message
+			var m queuemsg.Message
 			_ = json.Unmarshal([]byte(aws.ToString(e.MessageBody)), &m)
 			q.sent = append(q.sent, m.Key)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/backtoorigin/backtoorigin/internal/transfer"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
 // MetricsAPI is the part of the CloudWatch client status uses.
@@ -100,7 +100,8 @@ type QueueDepth struct {
 // Total is every message in the queue.
 func (q QueueDepth) Total() int { return q.Waiting + q.InFlight + q.Delayed }
 
-// outcomeMetrics are the engine's metrics other than copies (transfer.LogResult).
+// outcomeMetrics are the transfer function's metrics other than copies
+// (its object line, internal/transferlambda/metrics.go).
 var outcomeMetrics = []string{"Skipped", "Failed", "SourceForbidden", "NoProgress", "Excluded"}
 
 // ReadStatus reads the queues' depths and the transfer function's metrics.
@@ -125,8 +126,8 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 		}}
 	}
 	hour, err := metricValues(ctx, opts.Metrics, now.Add(-time.Hour), now, []cwtypes.MetricDataQuery{
-		stat("objects", transfer.MetricsNamespace, "ObjectsCopied", time.Hour, "Sum"),
-		stat("bytes", transfer.MetricsNamespace, "BytesCopied", time.Hour, "Sum"),
+		stat("objects", transferlambda.MetricsNamespace, "ObjectsCopied", time.Hour, "Sum"),
+		stat("bytes", transferlambda.MetricsNamespace, "BytesCopied", time.Hour, "Sum"),
 		stat("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", 5*time.Minute, "Maximum",
 			cwtypes.Dimension{Name: aws.String("QueueName"), Value: aws.String(path.Base(opts.QueueURL))}),
 	})
@@ -134,11 +135,11 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 		return st, err
 	}
 	day := []cwtypes.MetricDataQuery{
-		stat("objects", transfer.MetricsNamespace, "ObjectsCopied", 24*time.Hour, "Sum"),
-		stat("bytes", transfer.MetricsNamespace, "BytesCopied", 24*time.Hour, "Sum"),
+		stat("objects", transferlambda.MetricsNamespace, "ObjectsCopied", 24*time.Hour, "Sum"),
+		stat("bytes", transferlambda.MetricsNamespace, "BytesCopied", 24*time.Hour, "Sum"),
 	}
 	for i, name := range outcomeMetrics {
-		day = append(day, stat("outcome"+strconv.Itoa(i), transfer.MetricsNamespace, name, 24*time.Hour, "Sum"))
+		day = append(day, stat("outcome"+strconv.Itoa(i), transferlambda.MetricsNamespace, name, 24*time.Hour, "Sum"))
 	}
 	dayValues, err := metricValues(ctx, opts.Metrics, now.Add(-24*time.Hour), now, day)
 	if err != nil {
@@ -173,7 +174,7 @@ func readFetches(ctx context.Context, regions map[string]MetricsAPI, now time.Ti
 			var qs []cwtypes.MetricDataQuery
 			for _, origin := range []string{"S3", "GCS"} {
 				qs = append(qs, cwtypes.MetricDataQuery{Id: aws.String(strings.ToLower(origin)), MetricStat: &cwtypes.MetricStat{
-					Metric: &cwtypes.Metric{Namespace: aws.String(transfer.MetricsNamespace), MetricName: aws.String("OriginFetches"),
+					Metric: &cwtypes.Metric{Namespace: aws.String(transferlambda.MetricsNamespace), MetricName: aws.String("OriginFetches"),
 						Dimensions: []cwtypes.Dimension{{Name: aws.String("Origin"), Value: aws.String(origin)}}},
 					Period: aws.Int32(86400), Stat: aws.String("Sum"),
 				}})

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
-	"github.com/backtoorigin/backtoorigin/internal/transfer"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
 // fakeMetrics answers GetMetricData from a table of (namespace, metric,
@@ -36,7 +36,7 @@ func (f *fakeMetrics) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 			f.t.Errorf("oldest-message age asked for dimensions %+v, want QueueName=transfer.fifo", m.Metric.Dimensions)
 		}
 		key := fmt.Sprintf("%s@%s/%ds", name, window, aws.ToInt32(m.Period))
-		if name == transfer.MetricsNamespace+"/OriginFetches" {
+		if name == transferlambda.MetricsNamespace+"/OriginFetches" {
 			key += "/" + aws.ToString(m.Metric.Dimensions[0].Value)
 		}
 		r := cwtypes.MetricDataResult{Id: q.Id}
@@ -70,7 +70,7 @@ func TestStatusReadsTheQueuesAndTheTransferMetrics(t *testing.T) {
 		MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("d")}); err != nil {
 		t.Fatal(err)
 	}
-	ns := transfer.MetricsNamespace
+	ns := transferlambda.MetricsNamespace
 	m := &fakeMetrics{t: t, values: map[string]float64{
 		ns + "/ObjectsCopied@1h0m0s/3600s":                  1800,
 		ns + "/BytesCopied@1h0m0s/3600s":                    9e9,

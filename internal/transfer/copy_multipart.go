@@ -125,21 +125,16 @@ func (e *Engine) copyMultipart(ctx context.Context, key string, obj SourceObject
 }
 
 func (e *Engine) createUpload(ctx context.Context, key string, obj SourceObject) (string, error) {
-	h := headersFor(obj)
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:            &e.bucket,
+		Key:               &key,
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+		ChecksumType:      types.ChecksumTypeFullObject,
+	}
+	headersFor(obj).applyCreate(in)
 	var out *s3.CreateMultipartUploadOutput
 	err := e.retry.do(ctx, func() (err error) {
-		out, err = e.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-			Bucket:             &e.bucket,
-			Key:                &key,
-			ChecksumAlgorithm:  types.ChecksumAlgorithmCrc32c,
-			ChecksumType:       types.ChecksumTypeFullObject,
-			ContentType:        h.ContentType,
-			CacheControl:       h.CacheControl,
-			ContentEncoding:    h.ContentEncoding,
-			ContentDisposition: h.ContentDisposition,
-			ContentLanguage:    h.ContentLanguage,
-			Metadata:           h.Metadata,
-		}, oneAttempt)
+		out, err = e.s3.CreateMultipartUpload(ctx, in, oneAttempt)
 		return err
 	})
 	if err != nil {

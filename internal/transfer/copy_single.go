@@ -167,19 +167,15 @@ func putError(ctx, putCtx context.Context, key string, err error) error {
 }
 
 func (e *Engine) putInput(key string, size int64, h objectHeaders, cond writeCondition) *s3.PutObjectInput {
-	return &s3.PutObjectInput{
-		Bucket:             &e.bucket,
-		Key:                &key,
-		ContentLength:      aws.Int64(size),
-		IfNoneMatch:        cond.ifNoneMatch(),
-		IfMatch:            cond.ifMatchHeader(),
-		ContentType:        h.ContentType,
-		CacheControl:       h.CacheControl,
-		ContentEncoding:    h.ContentEncoding,
-		ContentDisposition: h.ContentDisposition,
-		ContentLanguage:    h.ContentLanguage,
-		Metadata:           h.Metadata,
+	in := &s3.PutObjectInput{
+		Bucket:        &e.bucket,
+		Key:           &key,
+		ContentLength: aws.Int64(size),
+		IfNoneMatch:   cond.ifNoneMatch(),
+		IfMatch:       cond.ifMatchHeader(),
 	}
+	h.applyPut(in)
+	return in
 }
 
 // putOne is one attempt at a PutObject whose body is the source's

@@ -3,6 +3,7 @@ package transfer
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 )
@@ -80,4 +81,18 @@ func decodeCRC32C(s string) (uint32, error) {
 		return 0, fmt.Errorf("malformed CRC32C %q", s)
 	}
 	return binary.BigEndian.Uint32(b), nil
+}
+
+// ErrChecksumMismatch: the bytes read do not match the source's CRC32C
+// or size. Nothing was written.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+func verifyWhole(key string, obj SourceObject, got uint32, n int64) error {
+	if n != obj.Size {
+		return fmt.Errorf("copy %q: read %d bytes, source says %d: %w", key, n, obj.Size, ErrChecksumMismatch)
+	}
+	if obj.CRC32C != nil && *obj.CRC32C != got {
+		return fmt.Errorf("copy %q: CRC32C %s, source says %s: %w", key, encodeCRC32C(got), encodeCRC32C(*obj.CRC32C), ErrChecksumMismatch)
+	}
+	return nil
 }

@@ -12,5 +12,6 @@
 //	res, err := engine.Copy(ctx, "img/a b+c.png", nil)
 //
 // README.md in this folder explains parts, checksums, resume, conditional
-// writes, retries, the message format and the Lambda's environment.
+// writes, retries and the Lambda's environment; the queue message is
+// internal/queuemsg's.
 package transfer

@@ -172,6 +172,9 @@ func (e *env) engine(mod func(*Config)) *Engine {
 		PartConcurrency: 4,
 		Retry:           RetryPolicy{Attempts: 5, Base: 5 * time.Millisecond, Max: 50 * time.Millisecond},
 		Logger:          testLogger(e.t),
+		ResultHook: func(_ context.Context, res Result, err error) {
+			e.t.Logf("result of %q: %s, %d bytes, %d parts, error %v", res.Key, res.Outcome, res.Bytes, res.Parts, err)
+		},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -67,7 +67,7 @@ func TestShouldRetryClassification(t *testing.T) {
 		s3Error(409, "ConditionalRequestConflict"), // a concurrent conditional write: AWS asks to retry a PutObject
 	}
 	never := []error{status(403), status(404), status(412), ErrChecksumMismatch, ErrSourceChanged,
-		context.Canceled, errors.Join(status(503), context.Canceled), ErrMalformedMessage,
+		context.Canceled, errors.Join(status(503), context.Canceled), ValidateKey("../other-bucket/obj"),
 		s3Error(400, "InvalidArgument"), s3Error(403, "AccessDenied"), s3Error(400, "BadDigest"),
 		fmt.Errorf("%w (S3 refused the put: %w)", ErrChecksumMismatch, s3Error(500, "InternalError")),
 		fmt.Errorf("%w: %w", errStartOver, s3Error(409, "ConditionalRequestConflict")), // a Complete starts over instead

@@ -1,6 +1,10 @@
 package transfer
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
 
 // withoutAWSChunked drops the aws-chunked token from a Content-Encoding: it
 // frames a SigV4 streaming upload and is never the object's coding. S3 does
@@ -29,10 +33,31 @@ func withoutAWSChunked(v *string) *string {
 // x-amz-meta-source-generation) recording which source version was copied.
 const SourceGenerationMetadataKey = "source-generation"
 
-// objectHeaders are the source's object headers in their S3 form.
+// objectHeaders are the source's object headers in their S3 form. They map
+// themselves onto both inputs that create an object (a PutObject, or the
+// CreateMultipartUpload of one that is uploaded in parts), so a small and a
+// large object carry the same headers; each field is named as in both SDK
+// input types, which TestObjectHeadersFillBothInputsAlike holds them to.
 type objectHeaders struct {
 	ContentType, CacheControl, ContentEncoding, ContentDisposition, ContentLanguage *string
 	Metadata                                                                        map[string]string
+}
+
+func (h objectHeaders) applyPut(in *s3.PutObjectInput) {
+	h.fill(&in.ContentType, &in.CacheControl, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.Metadata)
+}
+
+func (h objectHeaders) applyCreate(in *s3.CreateMultipartUploadInput) {
+	h.fill(&in.ContentType, &in.CacheControl, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.Metadata)
+}
+
+// fill is the one list of the header fields, each given as the input's
+// own field: a header added to its parameters must be passed by both apply
+// methods, or neither compiles.
+func (h objectHeaders) fill(contentType, cacheControl, contentEncoding, contentDisposition, contentLanguage **string, metadata *map[string]string) {
+	*contentType, *cacheControl, *contentEncoding = h.ContentType, h.CacheControl, h.ContentEncoding
+	*contentDisposition, *contentLanguage = h.ContentDisposition, h.ContentLanguage
+	*metadata = h.Metadata
 }
 
 // headersFor maps the source's headers to S3: the standard object headers

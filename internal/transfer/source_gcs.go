@@ -341,3 +341,27 @@ func (s *Source) Get(ctx context.Context, key string, obj SourceObject, off, n i
 	}
 	return resp.Body, nil
 }
+
+func (e *Engine) head(ctx context.Context, key, version string) (SourceObject, error) {
+	generation := version
+	if isETag(version) {
+		generation = "" // origins without generations: compare ETags instead
+	}
+	var obj SourceObject
+	err := e.retry.do(ctx, func() (err error) {
+		obj, err = e.source.Head(ctx, key, generation)
+		return err
+	})
+	return obj, err
+}
+
+// versionOf names the version a copy is pinned to: the GCS generation, or
+// the quoted ETag for S3-compatible origins that have no generations.
+func versionOf(obj SourceObject) string {
+	if obj.Generation != "" {
+		return obj.Generation
+	}
+	return obj.ETag
+}
+
+func isETag(version string) bool { return len(version) > 0 && version[0] == '"' }

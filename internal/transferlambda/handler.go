@@ -16,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
@@ -47,9 +48,6 @@ type Handler struct {
 	Rules              KeyRules
 	Logger             *slog.Logger
 }
-
-// OutcomeMalformed is logged for messages moved to the dead-letter queue.
-const OutcomeMalformed transfer.Outcome = "malformed"
 
 // DeadLetter is the body of a message moved to the dead-letter queue: the
 // reason beside the original body, so a person can see both at once.
@@ -110,11 +108,11 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 
 // handleRecord returns an error only when the record must be redelivered.
 func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
-	msg, err := transfer.ParseMessage(r.Body)
+	msg, err := queuemsg.Parse(r.Body)
 	if err != nil {
 		start := time.Now()
 		sendErr := h.deadLetter(ctx, r, groupMalformed, err.Error())
-		transfer.LogResult(ctx, h.logger(), transfer.Result{Outcome: OutcomeMalformed, Duration: time.Since(start)}, err)
+		h.logSettled(ctx, "", OutcomeMalformed, time.Since(start), err)
 		if sendErr != nil {
 			// Never drop it: let SQS redeliver (and redrive it in the end).
 			h.logger().ErrorContext(ctx, "could not move malformed message to the dead-letter queue", "messageId", r.MessageId, "error", sendErr)
@@ -126,7 +124,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 	if !h.Rules.Allows(msg.Key) {
 		// A hand-made message, one sent before a rule change, a backfill:
 		// the edge would not have queued it, so nothing is copied.
-		transfer.LogResult(ctx, h.logger(), transfer.Result{Key: msg.Key, Outcome: transfer.OutcomeExcluded}, nil)
+		h.logSettled(ctx, msg.Key, OutcomeExcluded, 0, nil)
 		return nil
 	}
 
@@ -138,7 +136,7 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 		res, err = h.Copier.Copy(ctx, msg.Key, msg.Resume)
 	}
 	if err != nil {
-		return err // logged by the engine
+		return err // logged as the copy returned (copyLogger)
 	}
 	if res.Outcome == transfer.OutcomeNoProgress {
 		// Another continuation would read the same bytes again; SQS's receive
@@ -170,12 +168,12 @@ func (h *Handler) handleRecord(ctx context.Context, r events.SQSMessage) error {
 // continuation re-enqueues a suspended copy. Same group as the key, so it
 // queues behind the current message; a fresh deduplication id, so FIFO's
 // five-minute deduplication does not swallow it.
-func (h *Handler) continuation(ctx context.Context, m transfer.Message) error {
+func (h *Handler) continuation(ctx context.Context, m queuemsg.Message) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode continuation: %w", err)
 	}
-	group := transfer.KeyHash(m.Key)
+	group := queuemsg.KeyHash(m.Key)
 	// Sending must not fail because the invocation's time is nearly up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -210,7 +208,7 @@ func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, group, re
 	// Deduplicate on the message id: a redelivery of the same bad message
 	// is not filed twice. One group per kind: a malformed message has no
 	// usable key to group by.
-	dedup := transfer.KeyHash(group + "\x00" + r.MessageId)
+	dedup := queuemsg.KeyHash(group + "\x00" + r.MessageId)
 	_, err = h.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:               &h.DeadLetterQueueURL,
 		MessageBody:            aws.String(string(wrapped)),

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -118,16 +119,16 @@ func (w *world) putSource(key string, data []byte) {
 }
 
 func record(id, body string) events.SQSMessage {
-	var m transfer.Message
+	var m queuemsg.Message
 	group := "unparseable"
 	if json.Unmarshal([]byte(body), &m) == nil && m.Key != "" {
-		group = transfer.KeyHash(m.Key)
+		group = queuemsg.KeyHash(m.Key)
 	}
 	return events.SQSMessage{MessageId: id, Body: body, Attributes: map[string]string{"MessageGroupId": group}}
 }
 
 func messageFor(key string) string {
-	b, _ := json.Marshal(transfer.Message{V: 1, Key: key})
+	b, _ := json.Marshal(queuemsg.Message{V: 1, Key: key})
 	return string(b)
 }
 
@@ -299,11 +300,11 @@ func TestSuspendedCopyIsContinuedThroughTheQueue(t *testing.T) {
 		t.Fatalf("%d continuation messages, want 1", len(msgs))
 	}
 	m := msgs[0]
-	cont, err := transfer.ParseMessage(aws.ToString(m.Body))
+	cont, err := queuemsg.Parse(aws.ToString(m.Body))
 	if err != nil || cont.Key != "long/video.bin" || cont.Resume == nil || cont.Resume.UploadID == "" {
 		t.Fatalf("continuation %q: %+v %v", aws.ToString(m.Body), cont, err)
 	}
-	group := transfer.KeyHash("long/video.bin")
+	group := queuemsg.KeyHash("long/video.bin")
 	if m.Attributes["MessageGroupId"] != group || !strings.HasPrefix(m.Attributes["MessageDeduplicationId"], group+"-") {
 		t.Fatalf("continuation attributes %v, want group %s and a suffixed dedup id", m.Attributes, group)
 	}
@@ -417,7 +418,7 @@ func TestOnlyARefreshMessageReplacesAnExistingCopy(t *testing.T) {
 	if got := w.destination("k"); got != "version one" {
 		t.Fatalf("a message without refresh overwrote the copy: %q", got)
 	}
-	refresh, _ := json.Marshal(transfer.Message{V: 1, Key: "k", Refresh: &transfer.Refresh{ETag: aws.ToString(head.ETag)}})
+	refresh, _ := json.Marshal(queuemsg.Message{V: 1, Key: "k", Refresh: &queuemsg.Refresh{ETag: aws.ToString(head.ETag)}})
 	if resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record("3", string(refresh))}}); err != nil || len(resp.BatchItemFailures) > 0 {
 		t.Fatalf("refresh: %+v %v", resp, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
@@ -64,7 +65,7 @@ func (w *world) invoke(h *Handler, window time.Duration) int {
 // five-minute deduplication window has passed: a message without resume.
 func (w *world) viewerMiss(key string) {
 	w.t.Helper()
-	group := transfer.KeyHash(key)
+	group := queuemsg.KeyHash(key)
 	if _, err := w.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{
 		QueueUrl: &w.queueURL, MessageBody: aws.String(messageFor(key)),
 		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(group + "-" + rand.Text()),
@@ -91,10 +92,11 @@ func (w *world) hasDestination(key string) bool {
 // out (the production 20 s would make every invocation 20 s long).
 func (w *world) testEngine(h *Handler, stopMargin time.Duration, logs io.Writer) {
 	w.t.Helper()
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	engine, err := transfer.New(transfer.Config{
 		S3: s3Server.Client(), Bucket: w.dst, PartSize: 5 << 20, PartConcurrency: 2, StopMargin: stopMargin,
 		Source: &transfer.Source{Endpoint: w.proxy.URL, Bucket: w.src},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: logger, ResultHook: copyLogger(logger),
 	})
 	if err != nil {
 		w.t.Fatal(err)
@@ -210,7 +212,7 @@ func TestCopyWithoutProgressEndsInTheDeadLetterQueue(t *testing.T) {
 	if !strings.Contains(dl.Reason, "no part finished within an invocation 3 times in a row: part size 5 MiB, observed rate") {
 		t.Fatalf("dead letter reason %q", dl.Reason)
 	}
-	if m, err := transfer.ParseMessage(dl.Body); err != nil || m.Key != key || m.Resume == nil {
+	if m, err := queuemsg.Parse(dl.Body); err != nil || m.Key != key || m.Resume == nil {
 		t.Fatalf("dead letter body %q (%v): want the continuation, to redrive it", dl.Body, err)
 	}
 	if !strings.Contains(logs.String(), `"outcome":"no-progress"`) || !strings.Contains(logs.String(), `"NoProgress":1`) {

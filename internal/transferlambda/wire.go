@@ -45,6 +45,7 @@ func NewHandler(ctx context.Context, cfg Config, c Clients, logger *slog.Logger)
 		PartSize:        int64(cfg.PartSizeMiB) << 20,
 		PartConcurrency: cfg.PartConcurrency,
 		Logger:          logger,
+		ResultHook:      copyLogger(logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build transfer engine: %w", err)

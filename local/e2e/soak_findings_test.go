@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/backtoorigin/backtoorigin/internal/queuemsg"
 	"github.com/backtoorigin/backtoorigin/internal/standin"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
@@ -61,12 +62,12 @@ func TestContinuationWhoseUploadIsGoneStartsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	size := int64(len(content))
-	body, _ := json.Marshal(transfer.Message{V: 1, Key: key, Size: &size, Resume: &transfer.Resume{
+	body, _ := json.Marshal(queuemsg.Message{V: 1, Key: key, Size: &size, Resume: &transfer.Resume{
 		UploadID: aws.ToString(up.UploadId), Generation: strconv.FormatInt(attrs.Generation, 10), PartSize: 5 << 20,
 	}})
 	if _, err := h.SQSClient.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: aws.String(h.QueueURL), MessageBody: aws.String(string(body)),
-		MessageGroupId: aws.String(transfer.KeyHash(key)), MessageDeduplicationId: aws.String("continuation"),
+		MessageGroupId: aws.String(queuemsg.KeyHash(key)), MessageDeduplicationId: aws.String("continuation"),
 	}); err != nil {
 		t.Fatal(err)
 	}
