@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 )
@@ -86,6 +87,9 @@ type GCSObject struct {
 	ContentLanguage    string
 	CacheControl       string
 	Metadata           map[string]string // served as x-goog-meta-NAME
+	// Updated is served as Last-Modified (zero: now), so a test can put a
+	// version that was written in the past.
+	Updated time.Time
 }
 
 // PutObject stores (or overwrites) an object and returns the attributes the
@@ -107,6 +111,7 @@ func (g *GCS) PutObjectStreaming(o GCSObject, r io.ReadSeekCloser) (fakestorage.
 			ContentLanguage:    o.ContentLanguage,
 			CacheControl:       o.CacheControl,
 			Metadata:           o.Metadata,
+			Updated:            o.Updated.UTC(),
 		},
 		Content: r,
 	})

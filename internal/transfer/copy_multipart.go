@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -170,16 +171,22 @@ func (e *Engine) openUpload(ctx context.Context, key string, obj SourceObject, r
 		}
 		e.log.InfoContext(ctx, "suspended upload is gone", "key", key, "uploadId", resume.UploadID)
 	}
-	ids, err := e.openUploadIDs(ctx, key)
-	if err != nil || len(ids) == 0 {
+	uploads, err := e.openUploads(ctx, key)
+	if err != nil || len(uploads) == 0 {
 		return nil, err
 	}
-	for _, id := range ids[1:] {
-		e.log.WarnContext(ctx, "aborting a second open upload of the key", "key", key, "uploadId", id)
-		e.abort(ctx, key, id)
+	for _, u := range uploads[1:] {
+		e.log.WarnContext(ctx, "aborting a second open upload of the key", "key", key, "uploadId", aws.ToString(u.UploadId))
+		e.abort(ctx, key, aws.ToString(u.UploadId))
 	}
-	id := ids[0]
+	id := aws.ToString(uploads[0].UploadId)
 	if obj.Size <= e.partSize || obj.CRC32C == nil {
+		e.abort(ctx, key, id)
+		return nil, nil
+	}
+	if initiated := aws.ToTime(uploads[0].Initiated); !e.createdFrom(obj, initiated) {
+		e.log.InfoContext(ctx, "aborting an open upload that may hold the headers of an earlier version of the source",
+			"key", key, "uploadId", id, "initiated", initiated, "sourceLastModified", obj.Header.Get("Last-Modified"))
 		e.abort(ctx, key, id)
 		return nil, nil
 	}
@@ -199,9 +206,34 @@ func (e *Engine) openUpload(ctx context.Context, key string, obj SourceObject, r
 	return &openUpload{id: id, partSize: partSize, parts: parts, adopted: true}, nil
 }
 
-// openUploadIDs lists the multipart uploads open for exactly key, newest
+// createdFrom reports whether an upload initiated at initiated, that no
+// resume describes, was created from obj's version. It matters because
+// the object headers and the source-generation metadata of an upload are
+// fixed at CreateMultipartUpload, from the version its creator read, and S3
+// shows neither for an upload in progress (ListMultipartUploads gives the
+// key, the upload id and the time it was initiated; ListParts the parts).
+// The final CRC32C proves the bytes, not the headers: a version with the
+// same bytes and new headers (or new bytes appended after whole parts
+// that stayed the same) would complete with the earlier version's.
+//
+// A copy reads the source and creates its upload within one invocation,
+// so an upload initiated more than adoptAfter after the version was
+// written was created by a copy that read this version. The version's time
+// is its Last-Modified (whole seconds, so the end of that second), which
+// GCS and S3-compatible sources send with every GET; without one, nothing
+// proves the upload's headers and it is not joined. A later Last-Modified
+// (GCS also moves it when only metadata changes) only joins less.
+func (e *Engine) createdFrom(obj SourceObject, initiated time.Time) bool {
+	modified, err := http.ParseTime(obj.Header.Get("Last-Modified"))
+	if err != nil || initiated.IsZero() {
+		return false
+	}
+	return initiated.After(modified.Add(time.Second + e.adoptAfter))
+}
+
+// openUploads lists the multipart uploads open for exactly key, newest
 // first.
-func (e *Engine) openUploadIDs(ctx context.Context, key string) ([]string, error) {
+func (e *Engine) openUploads(ctx context.Context, key string) ([]types.MultipartUpload, error) {
 	var uploads []types.MultipartUpload
 	p := s3.NewListMultipartUploadsPaginator(e.s3, &s3.ListMultipartUploadsInput{Bucket: &e.bucket, Prefix: &key})
 	for p.HasMorePages() {
@@ -222,11 +254,7 @@ func (e *Engine) openUploadIDs(ctx context.Context, key string) ([]string, error
 	slices.SortStableFunc(uploads, func(a, b types.MultipartUpload) int {
 		return aws.ToTime(b.Initiated).Compare(aws.ToTime(a.Initiated))
 	})
-	ids := make([]string, len(uploads))
-	for i, u := range uploads {
-		ids[i] = aws.ToString(u.UploadId)
-	}
-	return ids, nil
+	return uploads, nil
 }
 
 // adoptedPartSize infers the part size of an upload no resume describes:

@@ -38,6 +38,10 @@ const (
 	DefaultPartConcurrency = 8
 	DefaultStopMargin      = 20 * time.Second
 	DefaultReadIdleTimeout = 30 * time.Second
+	// DefaultAdoptAfter is the function timeout (the longest a copy takes
+	// from reading the source to creating its upload) and a minute for
+	// the difference between the source's clock and S3's.
+	DefaultAdoptAfter = DefaultMaxPartDuration + DefaultStopMargin + time.Minute
 )
 
 // Config configures an Engine. S3, Bucket and Source are required.
@@ -70,6 +74,12 @@ type Config struct {
 	// (default DefaultMaxPartDuration). Parts are no larger than
 	// MinStreamRate moves in it, so a copy at that rate always progresses.
 	MaxPartDuration time.Duration
+	// AdoptAfter: an open upload of the key that no resume describes is
+	// joined only when it was initiated more than this long after the
+	// source version was written, since only then was it created from
+	// that version (see createdFrom; default DefaultAdoptAfter). Others are
+	// aborted and the copy starts a new upload.
+	AdoptAfter time.Duration
 	// Logger receives the engine's notes on a copy: a source that changed
 	// under it, a start over, an abort that failed (default slog.Default()).
 	Logger *slog.Logger
@@ -96,6 +106,7 @@ type Engine struct {
 
 	readIdleTimeout time.Duration
 	maxPartDuration time.Duration
+	adoptAfter      time.Duration
 }
 
 // MaxPartSizeFor is the largest part, in whole MiB, that a stream at
@@ -135,6 +146,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.AdoptAfter <= 0 {
+		cfg.AdoptAfter = DefaultAdoptAfter
+	}
 	return &Engine{
 		s3:         cfg.S3,
 		bucket:     cfg.Bucket,
@@ -150,5 +164,6 @@ func New(cfg Config) (*Engine, error) {
 
 		readIdleTimeout: cfg.ReadIdleTimeout,
 		maxPartDuration: cfg.MaxPartDuration,
+		adoptAfter:      cfg.AdoptAfter,
 	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,7 +306,9 @@ func TestCopyWithoutResumeJoinsTheOpenUpload(t *testing.T) {
 	const parts = 9
 	const key = "resume/orphan.bin"
 	data := randomBytes((parts-1)*minPartSize+5, 55)
-	e.put(standin.GCSObject{Key: key, Content: data})
+	// Written an hour ago: the orphan upload was created well after it,
+	// so from this version (see createdFrom).
+	e.put(standin.GCSObject{Key: key, Content: data, Updated: time.Now().Add(-time.Hour)})
 	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
 	first := suspendMidCopy(t, e, eng, key) // its continuation is lost: the upload is an orphan
 
@@ -334,16 +337,19 @@ func TestCopyWithoutResumeJoinsTheOpenUpload(t *testing.T) {
 
 // An open upload whose parts are of an older version (no resume says which
 // version it holds) is caught by the object's CRC32C before completing:
-// the copy starts over instead of failing or completing mixed bytes.
+// the copy starts over instead of failing or completing mixed bytes. Here
+// the newer version's Last-Modified is (as a clock between the source and
+// S3 could make it) an hour before the upload, so the upload is joined and
+// only the CRC32C tells.
 func TestJoinedUploadOfAnotherVersionStartsOver(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
 	const key = "resume/orphan-old.bin"
-	e.put(standin.GCSObject{Key: key, Content: randomBytes(7*minPartSize, 56)})
+	e.put(standin.GCSObject{Key: key, Content: randomBytes(7*minPartSize, 56), Updated: time.Now().Add(-2 * time.Hour)})
 	eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
 	suspendMidCopy(t, e, eng, key)
 	newer := randomBytes(7*minPartSize, 57) // same size: every kept part fits
-	e.put(standin.GCSObject{Key: key, Content: newer})
+	e.put(standin.GCSObject{Key: key, Content: newer, Updated: time.Now().Add(-time.Hour)})
 
 	res, err := eng.Copy(context.Background(), key, nil)
 	if err != nil || res.Outcome != OutcomeCopied {
@@ -352,6 +358,51 @@ func TestJoinedUploadOfAnotherVersionStartsOver(t *testing.T) {
 	got, _ := e.object(key)
 	assertSameBytes(t, got, newer)
 	e.assertNoUploads(key)
+}
+
+// An open upload created from an earlier version is never joined, even
+// when its parts are byte for byte the current version's: its headers and
+// source-generation metadata were fixed when it was created, from the
+// version its creator read, and the CRC32C proves bytes only. Found by the
+// soak: a CreateMultipartUpload whose response was lost left an upload of
+// the old version, the source was overwritten, and the next copy joined it
+// and completed the new bytes under the old version's metadata.
+func TestOpenUploadOfAnEarlierVersionIsNotJoined(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// when the new version was written, from now: after the orphan
+		// upload was created, or (a creator that read the old version
+		// just before the overwrite and created its upload later) a
+		// little before it
+		newer time.Duration
+	}{
+		{"overwritten after the upload was created", 0},
+		{"overwritten just before the upload was created", -2 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, false)
+			key := "resume/relabelled-" + strconv.Itoa(int(-tc.newer/time.Minute)) + ".bin"
+			data := randomBytes(7*minPartSize, 58)
+			e.put(standin.GCSObject{Key: key, Content: data, ContentType: "video/mp4", Updated: time.Now().Add(-time.Hour)})
+			eng := e.engine(func(c *Config) { c.PartConcurrency = 2; c.StopMargin = 2 * time.Second })
+			suspendMidCopy(t, e, eng, key) // its continuation is lost: the upload is an orphan
+			// The same bytes, new headers: every kept part is right.
+			generation := e.put(standin.GCSObject{Key: key, Content: data, ContentType: "video/webm", Updated: time.Now().Add(tc.newer)})
+
+			res, err := eng.Copy(context.Background(), key, nil)
+			if err != nil || res.Outcome != OutcomeCopied || res.Joined {
+				t.Fatalf("outcome %q joined %v error %v, want copied into a new upload", res.Outcome, res.Joined, err)
+			}
+			got, head := e.object(key)
+			assertSameBytes(t, got, data)
+			if g := head.Metadata[SourceGenerationMetadataKey]; g != generation || aws.ToString(head.ContentType) != "video/webm" {
+				t.Fatalf("copy carries generation %s and type %s, want the current version's %s and video/webm", g, aws.ToString(head.ContentType), generation)
+			}
+			e.assertNoUploads(key)
+		})
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger used by several goroutines.
