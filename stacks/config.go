@@ -12,14 +12,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
-// Names fixed by the product: users pass `--parameters BackToOrigin:gcsBucketName=NAME`, so the
-// stack names are part of the interface.
+// The stack names are part of the interface (contract.MainStackName).
 const (
-	MainStackName = "BackToOrigin"
-	EdgeStackName = "BackToOriginEdge"
+	MainStackName = contract.MainStackName
+	EdgeStackName = contract.EdgeStackName
 	// EdgeRegion is where Lambda@Edge functions must live.
 	EdgeRegion = "us-east-1"
 )
@@ -314,13 +314,6 @@ func parseList(key, v string) ([]string, error) {
 		out = append(out, item)
 	}
 	return out, nil
-}
-
-// TransferQueueName is the transfer queue's physical name. It is fixed in advance because the
-// edge function (another region, another stack) builds the queue URL from it at run time, and
-// its IAM policy names it: no cross-stack reference goes from the main stack to the edge stack.
-func TransferQueueName(mainStackName string) string {
-	return mainStackName + "-transfer.fifo"
 }
 
 // env returns the stack environment; an empty account keeps the stack environment-agnostic.
