@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/backtoorigin/backtoorigin/internal/contract"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
 	"github.com/backtoorigin/backtoorigin/local/harness"
 	"github.com/backtoorigin/backtoorigin/local/lambdart"
@@ -162,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		FunctionTimeout:   cfg.FunctionTimeout,
 		VisibilityTimeout: cfg.FunctionTimeout + 5*time.Second,
 		Instances:         2,
-		TransferEnv:       []string{fmt.Sprintf("PART_SIZE_MIB=%d", cfg.PartSizeMiB)},
+		TransferEnv:       []string{fmt.Sprintf("%s=%d", transferlambda.EnvPartSizeMiB, cfg.PartSizeMiB)},
 		Faults:            true,
 		GCSOnDisk:         true,
 		LoseAck:           r.loseAck,
