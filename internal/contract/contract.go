@@ -33,7 +33,8 @@ const (
 
 // FunctionMemoryMiB is the transfer function's memory. Memory buys CPU (TLS
 // on both sides, checksums) and network bandwidth; the copy itself needs
-// little, since parts stream from the source to S3 without being held.
+// little, since parts stream from the source to S3 without being held (about
+// 20 MiB resident, measured).
 const FunctionMemoryMiB = 1024
 
 // Copy defaults: what the stack deploys and what the engine and the Lambda
