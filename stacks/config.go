@@ -12,14 +12,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
-// Names fixed by the product: users pass `--parameters BackToOrigin:gcsBucketName=NAME`, so the
-// stack names are part of the interface.
+// The stack names are part of the interface (contract.MainStackName).
 const (
-	MainStackName = "BackToOrigin"
-	EdgeStackName = "BackToOriginEdge"
+	MainStackName = contract.MainStackName
+	EdgeStackName = contract.EdgeStackName
 	// EdgeRegion is where Lambda@Edge functions must live.
 	EdgeRegion = "us-east-1"
 )
@@ -167,105 +167,130 @@ func secretRegion(nameOrArn, stackRegion string) (string, error) {
 func ParseConfig(context map[string]string, defaultAccount, defaultRegion string) (Config, error) {
 	cfg := Config{
 		Account:                defaultAccount,
-		Region:                 context[ContextRegion],
 		TransferMaxConcurrency: 50,
 		AlarmEmail:             context[ContextAlarmEmail],
 		SourceHMACSecret:       context[ContextSourceHMACSecret],
 		EdgeCodeDir:            "lambda/edge",
 		TransferCodeDir:        "build/transfer",
 	}
-	if cfg.Region == "" {
-		cfg.Region = defaultRegion
+	if err := cfg.parseRegions(context, defaultRegion); err != nil {
+		return Config{}, err
 	}
-	if cfg.Region == "" {
+	if err := cfg.parseSource(context); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.parseDeployment(context); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.parseTransfer(context); err != nil {
+		return Config{}, err
+	}
+	var err error
+	if cfg.Distribution, err = parseDistribution(context); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseRegions places the stack and the Origin Shields of both origins.
+func (c *Config) parseRegions(context map[string]string, defaultRegion string) error {
+	c.Region = context[ContextRegion]
+	if c.Region == "" {
+		c.Region = defaultRegion
+	}
+	if c.Region == "" {
 		// Synth must work on a machine with no AWS configuration; deploy always has a region.
-		cfg.Region, cfg.RegionDefaulted = EdgeRegion, true
+		c.Region, c.RegionDefaulted = EdgeRegion, true
 	}
-	if !regionPattern.MatchString(cfg.Region) {
-		return Config{}, fmt.Errorf("context %q: %q is not an AWS region code (like eu-west-1)", ContextRegion, cfg.Region)
+	if !regionPattern.MatchString(c.Region) {
+		return fmt.Errorf("context %q: %q is not an AWS region code (like eu-west-1)", ContextRegion, c.Region)
 	}
 
 	shield := context[ContextOriginShieldRegion]
 	switch {
 	case shield != "":
 		if !slices.Contains(OriginShieldRegions, shield) {
-			return Config{}, fmt.Errorf("context %q: Origin Shield is not available in %q; valid regions: %s",
+			return fmt.Errorf("context %q: Origin Shield is not available in %q; valid regions: %s",
 				ContextOriginShieldRegion, shield, strings.Join(OriginShieldRegions, ", "))
 		}
-	case slices.Contains(OriginShieldRegions, cfg.Region):
-		shield = cfg.Region
-	case nearestOriginShield[cfg.Region] != "":
-		shield = nearestOriginShield[cfg.Region]
+	case slices.Contains(OriginShieldRegions, c.Region):
+		shield = c.Region
+	case nearestOriginShield[c.Region] != "":
+		shield = nearestOriginShield[c.Region]
 	default:
-		return Config{}, fmt.Errorf("context %q: Origin Shield is not available in the stack's region %q and no nearby one is known; set -c %s=REGION, one of: %s",
-			ContextOriginShieldRegion, cfg.Region, ContextOriginShieldRegion, strings.Join(OriginShieldRegions, ", "))
+		return fmt.Errorf("context %q: Origin Shield is not available in the stack's region %q and no nearby one is known; set -c %s=REGION, one of: %s",
+			ContextOriginShieldRegion, c.Region, ContextOriginShieldRegion, strings.Join(OriginShieldRegions, ", "))
 	}
-	cfg.OriginShieldRegion = shield
+	c.OriginShieldRegion = shield
+	return c.placeSourceOriginShield(context[ContextSourceOriginShield], context[ContextSourceLocation])
+}
 
-	if err := cfg.placeSourceOriginShield(context[ContextSourceOriginShield], context[ContextSourceLocation]); err != nil {
-		return Config{}, err
-	}
-
+// parseSource reads where and how the source bucket is read: its endpoint, the SigV4 region
+// and the HMAC secret of a private bucket.
+func (c *Config) parseSource(context map[string]string) error {
 	endpoint := context[ContextSourceEndpoint]
 	if endpoint == "" {
 		endpoint = sourceendpoint.Default
 	}
 	source, err := sourceendpoint.Parse(endpoint)
 	if err != nil {
-		return Config{}, fmt.Errorf("context %q: %w", ContextSourceEndpoint, err)
+		return fmt.Errorf("context %q: %w", ContextSourceEndpoint, err)
 	}
-	cfg.Source = source
-	cfg.SourceRegion = context[ContextSourceRegion]
-	if cfg.SourceRegion == "" {
-		cfg.SourceRegion = sourceendpoint.DefaultRegion
+	c.Source = source
+	c.SourceRegion = context[ContextSourceRegion]
+	if c.SourceRegion == "" {
+		c.SourceRegion = sourceendpoint.DefaultRegion
 	}
-	if cfg.SourceRegion != sourceendpoint.DefaultRegion && !sourceRegionPattern.MatchString(cfg.SourceRegion) {
-		return Config{}, fmt.Errorf("context %q: %q is neither %q (GCS) nor a region name like us-east-1 or eu-central-003", ContextSourceRegion, cfg.SourceRegion, sourceendpoint.DefaultRegion)
+	if c.SourceRegion != sourceendpoint.DefaultRegion && !sourceRegionPattern.MatchString(c.SourceRegion) {
+		return fmt.Errorf("context %q: %q is neither %q (GCS) nor a region name like us-east-1 or eu-central-003", ContextSourceRegion, c.SourceRegion, sourceendpoint.DefaultRegion)
 	}
-	if cfg.SourceHMACSecret != "" {
-		if cfg.SourceHMACSecretRegion, err = secretRegion(cfg.SourceHMACSecret, cfg.Region); err != nil {
-			return Config{}, err
+	if c.SourceHMACSecret != "" {
+		if c.SourceHMACSecretRegion, err = secretRegion(c.SourceHMACSecret, c.Region); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
+// parseDeployment reads the settings of one deployment: a pinned edge version, a throwaway
+// bucket.
+func (c *Config) parseDeployment(context map[string]string) error {
 	if v := context[ContextEdgeVersionArn]; v != "" {
 		if !edgeVersionArnPattern.MatchString(v) {
-			return Config{}, fmt.Errorf("context %q: %q is not the ARN of a numbered Lambda version in us-east-1 (arn:aws:lambda:us-east-1:ACCOUNT:function:NAME:VERSION)", ContextEdgeVersionArn, v)
+			return fmt.Errorf("context %q: %q is not the ARN of a numbered Lambda version in us-east-1 (arn:aws:lambda:us-east-1:ACCOUNT:function:NAME:VERSION)", ContextEdgeVersionArn, v)
 		}
-		cfg.EdgeVersionArn = v
+		c.EdgeVersionArn = v
 	}
-
 	switch v := context[ContextAutoDeleteBucket]; v {
 	case "", "false":
 	case "true":
-		cfg.AutoDeleteBucket = true
+		c.AutoDeleteBucket = true
 	default:
-		return Config{}, fmt.Errorf("context %q: want true or false, got %q", ContextAutoDeleteBucket, v)
+		return fmt.Errorf("context %q: want true or false, got %q", ContextAutoDeleteBucket, v)
 	}
+	return nil
+}
 
+// parseTransfer reads the transfer pipeline's settings: its concurrency cap, who hears its
+// alarms and which keys it copies.
+func (c *Config) parseTransfer(context map[string]string) error {
 	if v := context[ContextTransferMaxConcurrency]; v != "" {
 		n, err := strconv.Atoi(v)
 		// Lambda's SQS event source accepts a maximum concurrency of 2 to 1000.
 		if err != nil || n < 2 || n > 1000 {
-			return Config{}, fmt.Errorf("context %q: want a whole number from 2 to 1000, got %q", ContextTransferMaxConcurrency, v)
+			return fmt.Errorf("context %q: want a whole number from 2 to 1000, got %q", ContextTransferMaxConcurrency, v)
 		}
-		cfg.TransferMaxConcurrency = n
+		c.TransferMaxConcurrency = n
 	}
-
-	if cfg.AlarmEmail != "" && !emailPattern.MatchString(cfg.AlarmEmail) {
-		return Config{}, fmt.Errorf("context %q: %q is not an email address", ContextAlarmEmail, cfg.AlarmEmail)
+	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
+		return fmt.Errorf("context %q: %q is not an email address", ContextAlarmEmail, c.AlarmEmail)
 	}
-
-	if cfg.IncludePrefixes, err = parseList(ContextIncludePrefixes, context[ContextIncludePrefixes]); err != nil {
-		return Config{}, err
+	var err error
+	if c.IncludePrefixes, err = parseList(ContextIncludePrefixes, context[ContextIncludePrefixes]); err != nil {
+		return err
 	}
-	if cfg.ExcludeSuffixes, err = parseList(ContextExcludeSuffixes, context[ContextExcludeSuffixes]); err != nil {
-		return Config{}, err
-	}
-	if cfg.Distribution, err = parseDistribution(context); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	c.ExcludeSuffixes, err = parseList(ContextExcludeSuffixes, context[ContextExcludeSuffixes])
+	return err
 }
 
 // placeSourceOriginShield puts the source origin's Origin Shield in the region given, or near the
@@ -314,13 +339,6 @@ func parseList(key, v string) ([]string, error) {
 		out = append(out, item)
 	}
 	return out, nil
-}
-
-// TransferQueueName is the transfer queue's physical name. It is fixed in advance because the
-// edge function (another region, another stack) builds the queue URL from it at run time, and
-// its IAM policy names it: no cross-stack reference goes from the main stack to the edge stack.
-func TransferQueueName(mainStackName string) string {
-	return mainStackName + "-transfer.fifo"
 }
 
 // env returns the stack environment; an empty account keeps the stack environment-agnostic.

@@ -1,7 +1,6 @@
 package stacks_test
 
 import (
-	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -10,32 +9,27 @@ import (
 
 func distributionConfig(t *testing.T, s *synthesized) map[string]any {
 	t.Helper()
-	return only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+	return at[map[string]any](t, only(t, s.mainJSON, "AWS::CloudFront::Distribution"), "DistributionConfig")
 }
 
 // nagSuppressed lists the cdk-nag rules suppressed on the distribution.
 func nagSuppressed(t *testing.T, s *synthesized) []string {
 	t.Helper()
 	var ids []string
-	for _, r := range resources(s.mainJSON, "AWS::CloudFront::Distribution") {
+	for _, r := range resources(t, s.mainJSON, "AWS::CloudFront::Distribution") {
 		meta, _ := r["Metadata"].(map[string]any)
 		nag, _ := meta["cdk_nag"].(map[string]any)
 		rules, _ := nag["rules_to_suppress"].([]any)
 		for _, rule := range rules {
-			rule := rule.(map[string]any)
+			rule := at[map[string]any](t, rule)
 			if reason, _ := rule["reason"].(string); reason == "" {
 				t.Errorf("suppression %v has no reason", rule["id"])
 			}
-			ids = append(ids, rule["id"].(string))
+			ids = append(ids, at[string](t, rule, "id"))
 		}
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-func jsonOf(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func TestDefaultDistributionHasNoDomainWAFGeoOrLogsAndSaysWhy(t *testing.T) {
@@ -49,10 +43,10 @@ func TestDefaultDistributionHasNoDomainWAFGeoOrLogsAndSaysWhy(t *testing.T) {
 	if got := nagSuppressed(t, s); !slices.Equal(got, []string{"AwsSolutions-CFR1", "AwsSolutions-CFR2", "AwsSolutions-CFR3", "AwsSolutions-CFR4"}) {
 		t.Errorf("suppressed = %v, want CFR1-CFR4, each with the setting that turns it on", got)
 	}
-	if _, ok := dist["DefaultCacheBehavior"].(map[string]any)["ResponseHeadersPolicyId"]; ok {
+	if _, ok := at[map[string]any](t, dist, "DefaultCacheBehavior")["ResponseHeadersPolicyId"]; ok {
 		t.Error("a response headers policy without corsAllowOrigins")
 	}
-	if ids := logicalIDs(s.mainJSON, "AWS::Route53::RecordSet"); len(ids) != 0 {
+	if ids := logicalIDs(t, s.mainJSON, "AWS::Route53::RecordSet"); len(ids) != 0 {
 		t.Errorf("records %v without a hosted zone", ids)
 	}
 }
@@ -66,23 +60,23 @@ func TestCustomDomainWithTheOwnersCertificate(t *testing.T) {
 	if got := asStrings(dist["Aliases"]); !slices.Equal(got, []string{"assets.example.com", "media.example.com"}) {
 		t.Errorf("aliases = %v", got)
 	}
-	cert := dist["ViewerCertificate"].(map[string]any)
+	cert := at[map[string]any](t, dist, "ViewerCertificate")
 	if cert["AcmCertificateArn"] != testCertificateArn || cert["SslSupportMethod"] != "sni-only" || cert["MinimumProtocolVersion"] != "TLSv1.2_2025" {
 		t.Errorf("viewer certificate = %v", cert)
 	}
 	// AND only those countries are served
-	geo := dist["Restrictions"].(map[string]any)["GeoRestriction"].(map[string]any)
+	geo := at[map[string]any](t, dist, "Restrictions", "GeoRestriction")
 	if geo["RestrictionType"] != "whitelist" || !slices.Equal(asStrings(geo["Locations"]), []string{"DE", "AT"}) {
 		t.Errorf("geo restriction = %v", geo)
 	}
 	// AND nothing is issued or read from the edge stack for it, and no DNS record is written
-	if n := len(logicalIDs(s.edgeJSON, "AWS::CertificateManager::Certificate")); n != 0 {
+	if n := len(logicalIDs(t, s.edgeJSON, "AWS::CertificateManager::Certificate")); n != 0 {
 		t.Errorf("edge stack issues %d certificates although one was given", n)
 	}
-	if n := len(logicalIDs(s.mainJSON, "Custom::WeakImport")); n != 1 {
+	if n := len(logicalIDs(t, s.mainJSON, "Custom::WeakImport")); n != 1 {
 		t.Errorf("%d weak imports, want only the edge version's", n)
 	}
-	if n := len(logicalIDs(s.mainJSON, "AWS::Route53::RecordSet")); n != 0 {
+	if n := len(logicalIDs(t, s.mainJSON, "AWS::Route53::RecordSet")); n != 0 {
 		t.Errorf("%d records without a hosted zone", n)
 	}
 	// AND the TLS and geo suppressions are gone: the rules pass on their own
@@ -103,18 +97,17 @@ func TestCustomDomainFromAHostedZoneGetsACertificateInUSEast1AndAliasRecords(t *
 	}
 	// AND publishes its ARN under a fixed parameter name, which the main stack reads back
 	params := map[string]map[string]any{}
-	for _, p := range resources(first.edgeJSON, "AWS::SSM::Parameter") {
-		props := p["Properties"].(map[string]any)
-		params[props["Name"].(string)] = props
+	for _, p := range resources(t, first.edgeJSON, "AWS::SSM::Parameter") {
+		props := properties(t, p)
+		params[at[string](t, props, "Name")] = props
 	}
 	certID := onlyID(t, first.edgeJSON, "AWS::CertificateManager::Certificate")
 	if p, ok := params["/BackToOriginEdge/Certificate"]; !ok || jsonOf(p["Value"]) != `{"Ref":"`+certID+`"}` {
 		t.Errorf("certificate parameter = %v (parameters %v)", p, slices.Sorted(maps.Keys(params)))
 	}
 	readers := map[string]string{}
-	for id, r := range resources(first.mainJSON, "Custom::WeakImport") {
-		props := r["Properties"].(map[string]any)
-		readers[id] = props["Create"].(string)
+	for id, r := range resources(t, first.mainJSON, "Custom::WeakImport") {
+		readers[id] = at[string](t, properties(t, r), "Create")
 	}
 	var certReader string
 	for id, call := range readers {
@@ -123,21 +116,22 @@ func TestCustomDomainFromAHostedZoneGetsACertificateInUSEast1AndAliasRecords(t *
 		}
 	}
 	dist := distributionConfig(t, first)
-	if got, want := jsonOf(dist["ViewerCertificate"].(map[string]any)["AcmCertificateArn"]), `{"Fn::GetAtt":["`+certReader+`","Parameter.Value"]}`; certReader == "" || got != want {
+	viewerCertificate := at[map[string]any](t, dist, "ViewerCertificate")
+	if got, want := jsonOf(viewerCertificate["AcmCertificateArn"]), `{"Fn::GetAtt":["`+certReader+`","Parameter.Value"]}`; certReader == "" || got != want {
 		t.Errorf("certificate ARN = %s, want the weak import %s", got, want)
 	}
-	if dist["ViewerCertificate"].(map[string]any)["MinimumProtocolVersion"] != "TLSv1.2_2021" {
+	if viewerCertificate["MinimumProtocolVersion"] != "TLSv1.2_2021" {
 		t.Errorf("default TLS policy = %v", dist["ViewerCertificate"])
 	}
 	// AND A and AAAA alias records point the name at the distribution
 	types := map[string]bool{}
-	for _, r := range resources(first.mainJSON, "AWS::Route53::RecordSet") {
-		p := r["Properties"].(map[string]any)
+	for _, r := range resources(t, first.mainJSON, "AWS::Route53::RecordSet") {
+		p := properties(t, r)
 		if p["Name"] != "assets.example.com." || p["HostedZoneId"] != "Z0123456789ABCDEFGHIJ" ||
 			!strings.Contains(jsonOf(p["AliasTarget"]), "DomainName") {
 			t.Errorf("record = %v", p)
 		}
-		types[p["Type"].(string)] = true
+		types[at[string](t, p, "Type")] = true
 	}
 	if !types["A"] || !types["AAAA"] || len(types) != 2 {
 		t.Errorf("record types = %v, want A and AAAA", types)
@@ -155,8 +149,8 @@ func TestCustomDomainFromAHostedZoneGetsACertificateInUSEast1AndAliasRecords(t *
 		}
 	}
 	token := func(s *synthesized) any {
-		for _, r := range resources(s.mainJSON, "Custom::WeakImport") {
-			if p := r["Properties"].(map[string]any); strings.Contains(p["Create"].(string), "/BackToOriginEdge/Certificate") {
+		for _, r := range resources(t, s.mainJSON, "Custom::WeakImport") {
+			if p := properties(t, r); strings.Contains(at[string](t, p, "Create"), "/BackToOriginEdge/Certificate") {
 				return p["RefreshToken"]
 			}
 		}
@@ -165,11 +159,11 @@ func TestCustomDomainFromAHostedZoneGetsACertificateInUSEast1AndAliasRecords(t *
 	if a, b := token(first), token(second); a == nil || a == b {
 		t.Errorf("certificate reader refresh token %v then %v: the new certificate would not be read", a, b)
 	}
-	if a, b := logicalIDs(first.mainJSON, "AWS::CloudFront::Distribution"), logicalIDs(second.mainJSON, "AWS::CloudFront::Distribution"); !slices.Equal(a, b) {
+	if a, b := logicalIDs(t, first.mainJSON, "AWS::CloudFront::Distribution"), logicalIDs(t, second.mainJSON, "AWS::CloudFront::Distribution"); !slices.Equal(a, b) {
 		t.Errorf("distribution %v then %v", a, b)
 	}
-	firstRecords := logicalIDs(first.mainJSON, "AWS::Route53::RecordSet")
-	if secondRecords := logicalIDs(second.mainJSON, "AWS::Route53::RecordSet"); len(secondRecords) != 4 || !containsAllOf(secondRecords, firstRecords) {
+	firstRecords := logicalIDs(t, first.mainJSON, "AWS::Route53::RecordSet")
+	if secondRecords := logicalIDs(t, second.mainJSON, "AWS::Route53::RecordSet"); len(secondRecords) != 4 || !containsAllOf(secondRecords, firstRecords) {
 		t.Errorf("records %v then %v: the first name's records must stay", firstRecords, secondRecords)
 	}
 }
@@ -192,15 +186,15 @@ func TestWebACLPriceClassGeoDenyAndAccessLogs(t *testing.T) {
 	if dist["PriceClass"] != "PriceClass_100" {
 		t.Errorf("price class = %v", dist["PriceClass"])
 	}
-	geo := dist["Restrictions"].(map[string]any)["GeoRestriction"].(map[string]any)
+	geo := at[map[string]any](t, dist, "Restrictions", "GeoRestriction")
 	if geo["RestrictionType"] != "blacklist" || !slices.Equal(asStrings(geo["Locations"]), []string{"RU", "BY"}) {
 		t.Errorf("geo restriction = %v", geo)
 	}
 	// Standard logs go to a bucket of the stack that has ACLs enabled, as CloudFront needs.
-	logging := dist["Logging"].(map[string]any)
+	logging := at[map[string]any](t, dist, "Logging")
 	bucketRef := jsonOf(logging["Bucket"])
 	var logBucket map[string]any
-	for id, b := range resources(s.mainJSON, "AWS::S3::Bucket") {
+	for id, b := range resources(t, s.mainJSON, "AWS::S3::Bucket") {
 		if strings.Contains(bucketRef, `"`+id+`"`) {
 			logBucket = b
 		}
@@ -208,7 +202,7 @@ func TestWebACLPriceClassGeoDenyAndAccessLogs(t *testing.T) {
 	if logBucket == nil || !strings.Contains(bucketRef, "RegionalDomainName") {
 		t.Fatalf("logging = %v, not to a bucket of the stack", logging)
 	}
-	props := logBucket["Properties"].(map[string]any)
+	props := properties(t, logBucket)
 	if got := jsonOf(props["OwnershipControls"]); got != `{"Rules":[{"ObjectOwnership":"ObjectWriter"}]}` {
 		t.Errorf("log bucket ownership = %s, want ObjectWriter (ACLs enabled)", got)
 	}
@@ -227,15 +221,15 @@ func TestWebACLPriceClassGeoDenyAndAccessLogs(t *testing.T) {
 
 func TestCORSPolicyAnswersAlikeForBothOriginsAndS3AnswersPreflights(t *testing.T) {
 	s := synth(t, map[string]string{"corsAllowOrigins": "https://app.example.com,http://localhost:8080"})
-	behavior := distributionConfig(t, s)["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, distributionConfig(t, s), "DefaultCacheBehavior")
 	// THEN the default behavior adds CORS headers from a response headers policy, overriding
 	// whatever GCS or S3 sent
 	policyID := onlyID(t, s.mainJSON, "AWS::CloudFront::ResponseHeadersPolicy")
 	if got := jsonOf(behavior["ResponseHeadersPolicyId"]); got != `{"Ref":"`+policyID+`"}` {
 		t.Errorf("response headers policy = %s", got)
 	}
-	cors := only(t, s.mainJSON, "AWS::CloudFront::ResponseHeadersPolicy")["ResponseHeadersPolicyConfig"].(map[string]any)["CorsConfig"].(map[string]any)
-	items := func(key string) []string { return asStrings(cors[key].(map[string]any)["Items"]) }
+	cors := at[map[string]any](t, only(t, s.mainJSON, "AWS::CloudFront::ResponseHeadersPolicy"), "ResponseHeadersPolicyConfig", "CorsConfig")
+	items := func(key string) []string { return asStrings(at[any](t, cors, key, "Items")) }
 	if !slices.Equal(items("AccessControlAllowOrigins"), []string{"https://app.example.com", "http://localhost:8080"}) ||
 		!slices.Equal(items("AccessControlAllowMethods"), []string{"GET", "HEAD", "OPTIONS"}) ||
 		cors["OriginOverride"] != true || cors["AccessControlAllowCredentials"] != false {
@@ -247,7 +241,7 @@ func TestCORSPolicyAnswersAlikeForBothOriginsAndS3AnswersPreflights(t *testing.T
 	if got := jsonOf(behavior["OriginRequestPolicyId"]); got != `{"Ref":"`+requestID+`"}` {
 		t.Errorf("origin request policy = %s", got)
 	}
-	headers := only(t, s.mainJSON, "AWS::CloudFront::OriginRequestPolicy")["OriginRequestPolicyConfig"].(map[string]any)["HeadersConfig"].(map[string]any)
+	headers := at[map[string]any](t, only(t, s.mainJSON, "AWS::CloudFront::OriginRequestPolicy"), "OriginRequestPolicyConfig", "HeadersConfig")
 	if got := asStrings(headers["Headers"]); headers["HeaderBehavior"] != "whitelist" ||
 		!slices.Equal(got, []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}) {
 		t.Errorf("forwarded headers = %v", headers)
@@ -257,15 +251,15 @@ func TestCORSPolicyAnswersAlikeForBothOriginsAndS3AnswersPreflights(t *testing.T
 	}
 	// AND the bucket answers preflights for the same origins, for any key
 	var rules []any
-	for _, b := range resources(s.mainJSON, "AWS::S3::Bucket") {
-		if c, ok := b["Properties"].(map[string]any)["CorsConfiguration"]; ok {
-			rules = c.(map[string]any)["CorsRules"].([]any)
+	for _, b := range resources(t, s.mainJSON, "AWS::S3::Bucket") {
+		if c, ok := properties(t, b)["CorsConfiguration"]; ok {
+			rules = at[[]any](t, c, "CorsRules")
 		}
 	}
 	if len(rules) != 1 {
 		t.Fatalf("bucket CORS rules = %v", rules)
 	}
-	rule := rules[0].(map[string]any)
+	rule := at[map[string]any](t, rules, 0)
 	if !slices.Equal(asStrings(rule["AllowedOrigins"]), []string{"https://app.example.com", "http://localhost:8080"}) ||
 		!slices.Equal(asStrings(rule["AllowedMethods"]), []string{"GET", "HEAD"}) || !slices.Equal(asStrings(rule["AllowedHeaders"]), []string{"*"}) {
 		t.Errorf("bucket CORS rule = %v", rule)
@@ -282,17 +276,17 @@ func TestCutoverServesFromS3AloneAndRollbackRestoresTheFailoverInPlace(t *testin
 	rolledBack := synth(t, context("false"))
 
 	dist := distributionConfig(t, cut)
-	behavior := dist["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, dist, "DefaultCacheBehavior")
 	// THEN after the cutover S3 is the only origin, with no origin group and no origin-response
 	// function: GCS is never contacted and a missing key is S3's 404
-	origins := dist["Origins"].([]any)
-	if len(origins) != 1 || origins[0].(map[string]any)["S3OriginConfig"] == nil {
+	origins := at[[]any](t, dist, "Origins")
+	if s3, _ := lookup[any](origins, 0, "S3OriginConfig"); len(origins) != 1 || s3 == nil {
 		t.Fatalf("origins = %v, want the bucket alone", origins)
 	}
 	if _, ok := dist["OriginGroups"]; ok {
 		t.Errorf("origin groups = %v", dist["OriginGroups"])
 	}
-	if behavior["TargetOriginId"] != origins[0].(map[string]any)["Id"] {
+	if behavior["TargetOriginId"] != at[any](t, origins, 0, "Id") {
 		t.Errorf("default behavior targets %v", behavior["TargetOriginId"])
 	}
 	if assocs, ok := behavior["LambdaFunctionAssociations"]; ok {
@@ -302,7 +296,7 @@ func TestCutoverServesFromS3AloneAndRollbackRestoresTheFailoverInPlace(t *testin
 		t.Error("the distribution still names GCS after the cutover")
 	}
 	// AND the viewer-request function, the CORS policy and the error caching stay
-	beforeBehavior := distributionConfig(t, before)["DefaultCacheBehavior"].(map[string]any)
+	beforeBehavior := at[map[string]any](t, distributionConfig(t, before), "DefaultCacheBehavior")
 	for _, key := range []string{"FunctionAssociations", "ResponseHeadersPolicyId", "OriginRequestPolicyId", "CachePolicyId", "ViewerProtocolPolicy"} {
 		if a, b := jsonOf(beforeBehavior[key]), jsonOf(behavior[key]); a != b || a == "null" {
 			t.Errorf("%s: %s before, %s after the cutover", key, a, b)
@@ -314,7 +308,7 @@ func TestCutoverServesFromS3AloneAndRollbackRestoresTheFailoverInPlace(t *testin
 	// AND it is the same distribution, the same bucket and queues, and the same outputs, and no
 	// stack imports a name that could change: both directions redeploy in place
 	for _, typ := range []string{"AWS::CloudFront::Distribution", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::CloudFront::Function", "Custom::WeakImport", "AWS::CloudFront::OriginAccessControl"} {
-		a, b, c := logicalIDs(before.mainJSON, typ), logicalIDs(cut.mainJSON, typ), logicalIDs(rolledBack.mainJSON, typ)
+		a, b, c := logicalIDs(t, before.mainJSON, typ), logicalIDs(t, cut.mainJSON, typ), logicalIDs(t, rolledBack.mainJSON, typ)
 		if len(a) == 0 || !slices.Equal(a, b) || !slices.Equal(a, c) {
 			t.Errorf("%s logical ids: %v, cut over %v, rolled back %v", typ, a, b, c)
 		}
@@ -323,11 +317,12 @@ func TestCutoverServesFromS3AloneAndRollbackRestoresTheFailoverInPlace(t *testin
 		if got := importedNames(t, s.mainJSON); len(got) != 0 {
 			t.Errorf("%s: main stack imports %v", name, got)
 		}
-		if got := slices.Sorted(maps.Keys(s.mainJSON["Outputs"].(map[string]any))); !slices.Equal(got, slices.Sorted(maps.Keys(before.mainJSON["Outputs"].(map[string]any)))) {
+		outputs := at[map[string]any](t, s.mainJSON, "Outputs")
+		if got := slices.Sorted(maps.Keys(outputs)); !slices.Equal(got, slices.Sorted(maps.Keys(at[map[string]any](t, before.mainJSON, "Outputs")))) {
 			t.Errorf("%s: outputs %v", name, got)
 		}
-		for id, o := range s.mainJSON["Outputs"].(map[string]any) {
-			if _, ok := o.(map[string]any)["Export"]; ok {
+		for id, o := range outputs {
+			if _, ok := at[map[string]any](t, o)["Export"]; ok {
 				t.Errorf("%s: output %s is exported; an export in use blocks changing it", name, id)
 			}
 		}
@@ -341,7 +336,7 @@ func TestCutoverServesFromS3AloneAndRollbackRestoresTheFailoverInPlace(t *testin
 	if a, b := jsonOf(distributionConfig(t, before)), jsonOf(distributionConfig(t, rolledBack)); a != b {
 		t.Errorf("rolled back distribution differs:\n%s\n%s", a, b)
 	}
-	if groups := distributionConfig(t, rolledBack)["OriginGroups"].(map[string]any); groups["Quantity"] != float64(1) {
+	if groups := at[map[string]any](t, distributionConfig(t, rolledBack), "OriginGroups"); groups["Quantity"] != float64(1) {
 		t.Errorf("rolled back origin groups = %v", groups)
 	}
 }

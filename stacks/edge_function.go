@@ -9,6 +9,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 )
 
 // edgeFunctionProps describe one Lambda@Edge function of the edge stack.
@@ -47,9 +49,8 @@ func newEdgeFunction(scope constructs.Construct, props edgeFunctionProps) edgeFu
 		Handler:      jsii.String(props.Handler),
 		Code:         awslambda.Code_FromAsset(jsii.String(props.Bundle), nil),
 		MemorySize:   jsii.Number(128),
-		// Each handler bounds its own calls to about a second; this only catches a hung runtime.
-		Timeout: awscdk.Duration_Seconds(jsii.Number(5)),
-		Role:    role,
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(contract.EdgeFunctionTimeout.Seconds())),
+		Role:         role,
 	})
 	// Lambda@Edge writes logs in every region it runs in, under /aws/lambda/us-east-1.<name>.
 	// A policy of its own, not the role's default one: it names the function, which already

@@ -18,6 +18,9 @@ const GCSBucketNamePattern = `^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`
 type MainStackProps struct {
 	awscdk.StackProps
 	Config Config
+	// TransferQueueName is the transfer queue's physical name, which the edge stack sends to
+	// (NewApp decides it).
+	TransferQueueName string
 	// OriginResponseVersion is the edge function's version ARN, published by the edge stack in
 	// us-east-1 and read back weakly, so that a new version never renames an import.
 	OriginResponseVersion *WeakExport
@@ -56,7 +59,7 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 
 	gcsBucketName := awscdk.NewCfnParameter(stack, jsii.String("gcsBucketName"), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
-		Description:           jsii.String("Name of the public GCS bucket being migrated (served from https://storage.googleapis.com/NAME)"),
+		Description:           jsii.String("Name of the public GCS bucket being migrated (served from " + sourceendpoint.Default + "/NAME)"),
 		AllowedPattern:        jsii.String(GCSBucketNamePattern),
 		ConstraintDescription: jsii.String("a GCS bucket name: 3-63 characters of a-z 0-9 - _ . starting and ending with a letter or digit"),
 	})
@@ -66,7 +69,7 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	transfer := NewTransfer(stack, "Transfer", &TransferProps{
 		Bucket:           bucket,
 		SourceBucketName: gcsBucketName.ValueAsString(),
-		QueueName:        TransferQueueName(*stack.StackName()),
+		QueueName:        props.TransferQueueName,
 		CodeDir:          cfg.TransferCodeDir,
 		MaxConcurrency:   cfg.TransferMaxConcurrency,
 		AlarmEmail:       cfg.AlarmEmail,

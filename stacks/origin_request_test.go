@@ -1,7 +1,6 @@
 package stacks_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,8 +13,8 @@ const secretName = "backtoorigin/source-hmac"
 // signingFunction is the origin-request function of the edge stack, with its logical id.
 func signingFunction(t *testing.T, tmpl map[string]any) (string, map[string]any) {
 	t.Helper()
-	for id, r := range resources(tmpl, "AWS::Lambda::Function") {
-		if p := r["Properties"].(map[string]any); p["Handler"] == "origin-request.handler" {
+	for id, r := range resources(t, tmpl, "AWS::Lambda::Function") {
+		if p := properties(t, r); p["Handler"] == "origin-request.handler" {
 			return id, p
 		}
 	}
@@ -26,13 +25,11 @@ func signingFunction(t *testing.T, tmpl map[string]any) (string, map[string]any)
 // associations are the default behavior's Lambda@Edge associations by event type, as JSON.
 func associations(t *testing.T, tmpl map[string]any) map[string]string {
 	t.Helper()
-	behavior := only(t, tmpl, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, only(t, tmpl, "AWS::CloudFront::Distribution"), "DistributionConfig", "DefaultCacheBehavior")
 	out := map[string]string{}
 	assocs, _ := behavior["LambdaFunctionAssociations"].([]any)
 	for _, a := range assocs {
-		a := a.(map[string]any)
-		b, _ := json.Marshal(a["LambdaFunctionARN"])
-		out[a["EventType"].(string)] = string(b)
+		out[at[string](t, a, "EventType")] = jsonOf(at[any](t, a, "LambdaFunctionARN"))
 	}
 	return out
 }
@@ -40,8 +37,8 @@ func associations(t *testing.T, tmpl map[string]any) map[string]string {
 // weakReader returns the logical id of the weak import reading parameter.
 func weakReader(t *testing.T, tmpl map[string]any, parameter string) string {
 	t.Helper()
-	for id, r := range resources(tmpl, "Custom::WeakImport") {
-		if call, _ := r["Properties"].(map[string]any)["Create"].(string); strings.Contains(call, parameter) {
+	for id, r := range resources(t, tmpl, "Custom::WeakImport") {
+		if call, _ := properties(t, r)["Create"].(string); strings.Contains(call, parameter) {
 			return id
 		}
 	}
@@ -53,8 +50,8 @@ func TestSigningFunctionOnlyWithAnHMACSecret(t *testing.T) {
 	// GIVEN the default app (a public source)
 	s := defaults(t)
 	// THEN there is no signing function and only the origin-response association
-	for _, r := range resources(s.edgeJSON, "AWS::Lambda::Function") {
-		if r["Properties"].(map[string]any)["Handler"] == "origin-request.handler" {
+	for _, r := range resources(t, s.edgeJSON, "AWS::Lambda::Function") {
+		if properties(t, r)["Handler"] == "origin-request.handler" {
 			t.Error("a public source got a signing function")
 		}
 	}
@@ -69,17 +66,17 @@ func TestSigningFunctionIsAnEdgeFunctionAssociatedOnOriginRequestAndMayReadOneSe
 	id, fn := signingFunction(t, s.edgeJSON)
 
 	// THEN it follows the Lambda@Edge rules
-	if fn["Runtime"] != "nodejs22.x" || fn["MemorySize"] != float64(128) || fn["Timeout"].(float64) > 30 {
+	if timeout, _ := lookup[float64](fn, "Timeout"); fn["Runtime"] != "nodejs22.x" || fn["MemorySize"] != float64(128) || timeout == 0 || timeout > 30 {
 		t.Errorf("function = %v", fn)
 	}
-	if arch, _ := json.Marshal(fn["Architectures"]); fn["Architectures"] != nil && string(arch) != `["x86_64"]` {
+	if arch := jsonOf(fn["Architectures"]); fn["Architectures"] != nil && arch != `["x86_64"]` {
 		t.Errorf("architectures = %s", arch)
 	}
 	if fn["Environment"] != nil {
 		t.Errorf("Lambda@Edge allows no environment variables: %v", fn["Environment"])
 	}
 	// AND its bundle is the handler and its baked settings, small
-	dir := filepath.Join(s.outdir, "asset."+strings.TrimSuffix(fn["Code"].(map[string]any)["S3Key"].(string), ".zip"))
+	dir := filepath.Join(s.outdir, "asset."+strings.TrimSuffix(at[string](t, fn, "Code", "S3Key"), ".zip"))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -102,19 +99,18 @@ func TestSigningFunctionIsAnEdgeFunctionAssociatedOnOriginRequestAndMayReadOneSe
 
 	// AND its role may read that one secret, and write its logs, and nothing else
 	var actions []string
-	for _, p := range resources(s.edgeJSON, "AWS::IAM::Policy") {
-		props := p["Properties"].(map[string]any)
-		roles, _ := json.Marshal(props["Roles"])
-		if !strings.Contains(string(roles), "OriginRequestRole") {
+	for _, p := range resources(t, s.edgeJSON, "AWS::IAM::Policy") {
+		props := properties(t, p)
+		if !strings.Contains(jsonOf(props["Roles"]), "OriginRequestRole") {
 			continue
 		}
-		for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := st.(map[string]any)
+		for _, st := range at[[]any](t, props, "PolicyDocument", "Statement") {
+			st := at[map[string]any](t, st)
 			acts := asStrings(st["Action"])
 			actions = append(actions, acts...)
 			if slices.Contains(acts, "secretsmanager:GetSecretValue") {
-				res, _ := json.Marshal(st["Resource"])
-				if len(acts) != 1 || !strings.Contains(string(res), ":secretsmanager:eu-west-1:") || !strings.Contains(string(res), ":secret:"+secretName+"-??????") || strings.Count(string(res), "secret:") != 1 {
+				res := jsonOf(st["Resource"])
+				if len(acts) != 1 || !strings.Contains(res, ":secretsmanager:eu-west-1:") || !strings.Contains(res, ":secret:"+secretName+"-??????") || strings.Count(res, "secret:") != 1 {
 					t.Errorf("secret statement = %v on %s", acts, res)
 				}
 			}
@@ -140,8 +136,7 @@ func TestSigningFunctionIsAnEdgeFunctionAssociatedOnOriginRequestAndMayReadOneSe
 func TestSigningFunctionReadsTheSecretInTheRegionOfItsARN(t *testing.T) {
 	arn := "arn:aws:secretsmanager:eu-central-1:111122223333:secret:gcs-hmac-AbCdEf"
 	s := synth(t, map[string]string{"sourceHmacSecret": arn})
-	b, _ := json.Marshal(s.edgeJSON["Resources"])
-	if !strings.Contains(string(b), `"Resource":"`+arn+`"`) {
+	if !strings.Contains(jsonOf(s.edgeJSON["Resources"]), `"Resource":"`+arn+`"`) {
 		t.Errorf("the role does not name exactly %s", arn)
 	}
 }
@@ -150,7 +145,7 @@ func TestChangingTheSigningFunctionRenamesNoImport(t *testing.T) {
 	// GIVEN two deploys whose signing settings differ, so its version changes
 	first := synth(t, map[string]string{"sourceHmacSecret": secretName, "sourceRegion": "auto"})
 	second := synth(t, map[string]string{"sourceHmacSecret": secretName, "sourceRegion": "us-east-1"})
-	versions := func(s *synthesized) []string { return logicalIDs(s.edgeJSON, "AWS::Lambda::Version") }
+	versions := func(s *synthesized) []string { return logicalIDs(t, s.edgeJSON, "AWS::Lambda::Version") }
 	if slices.Equal(versions(first), versions(second)) {
 		t.Fatalf("no new version (%v): the test would prove nothing", versions(first))
 	}
@@ -161,15 +156,18 @@ func TestChangingTheSigningFunctionRenamesNoImport(t *testing.T) {
 			t.Errorf("%s: imports %v", name, got)
 		}
 	}
-	if a, b := logicalIDs(first.mainJSON, "Custom::WeakImport"), logicalIDs(second.mainJSON, "Custom::WeakImport"); !slices.Equal(a, b) || len(a) != 2 {
+	if a, b := logicalIDs(t, first.mainJSON, "Custom::WeakImport"), logicalIDs(t, second.mainJSON, "Custom::WeakImport"); !slices.Equal(a, b) || len(a) != 2 {
 		t.Errorf("weak imports %v then %v", a, b)
 	}
-	r1 := resources(first.mainJSON, "Custom::WeakImport")[weakReader(t, first.mainJSON, "OriginRequestVersion")]["Properties"].(map[string]any)["RefreshToken"]
-	r2 := resources(second.mainJSON, "Custom::WeakImport")[weakReader(t, second.mainJSON, "OriginRequestVersion")]["Properties"].(map[string]any)["RefreshToken"]
+	refreshToken := func(s *synthesized) any {
+		reader := resources(t, s.mainJSON, "Custom::WeakImport")[weakReader(t, s.mainJSON, "OriginRequestVersion")]
+		return at[any](t, reader, "Properties", "RefreshToken")
+	}
+	r1, r2 := refreshToken(first), refreshToken(second)
 	if r1 == r2 {
 		t.Errorf("the signing reader's refresh token did not change (%v): the new version would not be read", r1)
 	}
-	if a, b := logicalIDs(first.mainJSON, "AWS::CloudFront::Distribution"), logicalIDs(second.mainJSON, "AWS::CloudFront::Distribution"); !slices.Equal(a, b) {
+	if a, b := logicalIDs(t, first.mainJSON, "AWS::CloudFront::Distribution"), logicalIDs(t, second.mainJSON, "AWS::CloudFront::Distribution"); !slices.Equal(a, b) {
 		t.Errorf("distribution replaced: %v then %v", a, b)
 	}
 }

@@ -17,8 +17,7 @@ func importedNames(t *testing.T, tmpl map[string]any) []string {
 		switch v := v.(type) {
 		case map[string]any:
 			if name, ok := v["Fn::ImportValue"]; ok {
-				b, _ := json.Marshal(name)
-				names = append(names, string(b))
+				names = append(names, jsonOf(name))
 			}
 			for _, child := range v {
 				walk(child)
@@ -34,14 +33,15 @@ func importedNames(t *testing.T, tmpl map[string]any) []string {
 	return names
 }
 
-func logicalIDs(tmpl map[string]any, typ string) []string {
-	return slices.Sorted(maps.Keys(resources(tmpl, typ)))
+func logicalIDs(t *testing.T, tmpl map[string]any, typ string) []string {
+	t.Helper()
+	return slices.Sorted(maps.Keys(resources(t, tmpl, typ)))
 }
 
 // onlyID returns the logical id of the one resource of a type.
 func onlyID(t *testing.T, tmpl map[string]any, typ string) string {
 	t.Helper()
-	ids := logicalIDs(tmpl, typ)
+	ids := logicalIDs(t, tmpl, typ)
 	if len(ids) != 1 {
 		t.Fatalf("want exactly one %s, got %v", typ, ids)
 	}
@@ -51,13 +51,12 @@ func onlyID(t *testing.T, tmpl map[string]any, typ string) string {
 // edgeAssociation returns the distribution's origin-response function ARN, as JSON.
 func edgeAssociation(t *testing.T, tmpl map[string]any) string {
 	t.Helper()
-	behavior := only(t, tmpl, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, only(t, tmpl, "AWS::CloudFront::Distribution"), "DistributionConfig", "DefaultCacheBehavior")
 	assocs, _ := behavior["LambdaFunctionAssociations"].([]any)
 	if len(assocs) != 1 {
 		t.Fatalf("edge associations = %v, want one", assocs)
 	}
-	b, _ := json.Marshal(assocs[0].(map[string]any)["LambdaFunctionARN"])
-	return string(b)
+	return jsonOf(at[any](t, assocs, 0, "LambdaFunctionARN"))
 }
 
 func TestSecondDeployAfterAnEdgeChangeRenamesNothingTheMainStackImports(t *testing.T) {
@@ -87,7 +86,7 @@ func TestSecondDeployAfterAnEdgeChangeRenamesNothingTheMainStackImports(t *testi
 					t.Errorf("%s synth: main stack imports %v; an import's name changes with the version", name, got)
 				}
 				for _, typ := range []string{"Custom::CrossRegionExportReader", "Custom::CrossRegionExportWriter"} {
-					if ids := append(logicalIDs(s.mainJSON, typ), logicalIDs(s.edgeJSON, typ)...); len(ids) != 0 {
+					if ids := append(logicalIDs(t, s.mainJSON, typ), logicalIDs(t, s.edgeJSON, typ)...); len(ids) != 0 {
 						t.Errorf("%s synth: %s %v still present", name, typ, ids)
 					}
 				}
@@ -97,7 +96,7 @@ func TestSecondDeployAfterAnEdgeChangeRenamesNothingTheMainStackImports(t *testi
 			}
 			// AND no bucket, queue or distribution is replaced
 			for _, typ := range []string{"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::CloudFront::Distribution", "AWS::Lambda::Function", "Custom::WeakImport"} {
-				if a, b := logicalIDs(first.mainJSON, typ), logicalIDs(second.mainJSON, typ); !slices.Equal(a, b) || len(a) == 0 {
+				if a, b := logicalIDs(t, first.mainJSON, typ), logicalIDs(t, second.mainJSON, typ); !slices.Equal(a, b) || len(a) == 0 {
 					t.Errorf("%s logical ids: %v then %v", typ, a, b)
 				}
 			}
@@ -106,7 +105,7 @@ func TestSecondDeployAfterAnEdgeChangeRenamesNothingTheMainStackImports(t *testi
 			if param["Name"] != "/BackToOriginEdge/OriginResponseVersion" {
 				t.Errorf("parameter name = %v", param["Name"])
 			}
-			if value, _ := json.Marshal(param["Value"]); string(value) != `{"Ref":"`+secondVersion+`"}` {
+			if value := jsonOf(param["Value"]); value != `{"Ref":"`+secondVersion+`"}` {
 				t.Errorf("parameter value = %s, want the new version %s", value, secondVersion)
 			}
 			// AND the distribution uses what the main stack reads back, and the reader is told
@@ -143,7 +142,7 @@ func TestUpgradeFromTheStrongReferencePinsTheVersionInUse(t *testing.T) {
 		t.Errorf("step 1 association = %s, want the pinned %s", got, inUse)
 	}
 	for _, typ := range []string{"Custom::WeakImport", "Custom::CrossRegionExportReader"} {
-		if ids := logicalIDs(step1.mainJSON, typ); len(ids) != 0 {
+		if ids := logicalIDs(t, step1.mainJSON, typ); len(ids) != 0 {
 			t.Errorf("step 1 still has %s %v", typ, ids)
 		}
 	}
@@ -158,7 +157,7 @@ func TestUpgradeFromTheStrongReferencePinsTheVersionInUse(t *testing.T) {
 		t.Errorf("step 2 association = %s", got)
 	}
 	for _, typ := range []string{"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::CloudFront::Distribution", "AWS::Lambda::EventSourceMapping"} {
-		if a, b := logicalIDs(step1.mainJSON, typ), logicalIDs(step2.mainJSON, typ); !slices.Equal(a, b) {
+		if a, b := logicalIDs(t, step1.mainJSON, typ), logicalIDs(t, step2.mainJSON, typ); !slices.Equal(a, b) {
 			t.Errorf("%s logical ids: %v in step 1, %v in step 2", typ, a, b)
 		}
 	}

@@ -1,7 +1,6 @@
 package stacks_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,9 +35,8 @@ func TestSourceSettingsAreValidatedAtSynth(t *testing.T) {
 // sourceOrigin is the origin group's secondary origin.
 func sourceOrigin(t *testing.T, s *synthesized) map[string]any {
 	t.Helper()
-	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
-	for _, o := range dist["Origins"].([]any) {
-		if o := o.(map[string]any); o["CustomOriginConfig"] != nil {
+	for _, o := range at[[]any](t, distributionConfig(t, s), "Origins") {
+		if o := at[map[string]any](t, o); o["CustomOriginConfig"] != nil {
 			return o
 		}
 	}
@@ -48,14 +46,13 @@ func sourceOrigin(t *testing.T, s *synthesized) map[string]any {
 
 func bakedSettings(t *testing.T, s *synthesized) stacks.EdgeSettings {
 	t.Helper()
-	key := edgeFunction(t, s.edgeJSON)["Code"].(map[string]any)["S3Key"].(string)
+	key := at[string](t, edgeFunction(t, s.edgeJSON), "Code", "S3Key")
 	b, err := os.ReadFile(filepath.Join(s.outdir, "asset."+strings.TrimSuffix(key, ".zip"), "settings.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got stacks.EdgeSettings
-	body := strings.TrimSuffix(strings.TrimSpace(string(b[strings.Index(string(b), "{"):])), ";")
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
+	got, err := parseSettingsModule[stacks.EdgeSettings](b)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -67,14 +64,13 @@ func TestOneSourceEndpointReachesTheOriginTheEdgeTheTransferAndAnOutput(t *testi
 
 	// THEN the secondary origin is the bucket's own host name, with no origin path
 	origin := sourceOrigin(t, s)
-	domain, _ := json.Marshal(origin["DomainName"])
-	if string(domain) != `{"Fn::Join":["",[{"Ref":"gcsBucketName"},".s3.us-west-004.backblazeb2.com"]]}` {
+	if domain := jsonOf(origin["DomainName"]); domain != `{"Fn::Join":["",[{"Ref":"gcsBucketName"},".s3.us-west-004.backblazeb2.com"]]}` {
 		t.Errorf("source origin domain = %s", domain)
 	}
 	if p, ok := origin["OriginPath"]; ok && p != "" {
 		t.Errorf("virtual-hosted origin has an origin path %v", p)
 	}
-	if port := origin["CustomOriginConfig"].(map[string]any)["HTTPSPort"]; port != float64(8443) {
+	if port, _ := lookup[float64](origin, "CustomOriginConfig", "HTTPSPort"); port != 8443 {
 		t.Errorf("HTTPS port = %v", port)
 	}
 	// AND the edge handler recognises it by that host after the bucket label
@@ -82,14 +78,12 @@ func TestOneSourceEndpointReachesTheOriginTheEdgeTheTransferAndAnOutput(t *testi
 		t.Errorf("baked source domain = %q", got)
 	}
 	// AND the transfer function reads the same endpoint, signing for its region
-	env := transferFunction(t, s.mainJSON)["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if env["SOURCE_ENDPOINT"] != "https://{bucket}.s3.us-west-004.backblazeb2.com:8443" || env["SOURCE_REGION"] != "us-west-004" {
+	if cfg, env := transferEnvironment(t, s.mainJSON); cfg.SourceEndpoint != "https://{bucket}.s3.us-west-004.backblazeb2.com:8443" || cfg.SourceRegion != "us-west-004" {
 		t.Errorf("transfer environment = %v", env)
 	}
 	// AND the command-line tool can read both from the stack's outputs
-	outputs := s.mainJSON["Outputs"].(map[string]any)
 	for name, want := range map[string]string{"SourceEndpoint": "https://{bucket}.s3.us-west-004.backblazeb2.com:8443", "SourceRegion": "us-west-004"} {
-		if got := outputs[name].(map[string]any)["Value"]; got != want {
+		if got, _ := lookup[any](s.mainJSON, "Outputs", name, "Value"); got != want {
 			t.Errorf("output %s = %v, want %s", name, got, want)
 		}
 	}
@@ -98,18 +92,20 @@ func TestOneSourceEndpointReachesTheOriginTheEdgeTheTransferAndAnOutput(t *testi
 func TestDefaultSourceIsGCSPathStyle(t *testing.T) {
 	s := defaults(t)
 	origin := sourceOrigin(t, s)
-	path, _ := json.Marshal(origin["OriginPath"])
-	if origin["DomainName"] != "storage.googleapis.com" || string(path) != `{"Fn::Join":["",["/",{"Ref":"gcsBucketName"}]]}` {
+	path := jsonOf(origin["OriginPath"])
+	if origin["DomainName"] != "storage.googleapis.com" || path != `{"Fn::Join":["",["/",{"Ref":"gcsBucketName"}]]}` {
 		t.Errorf("source origin = %v %s", origin["DomainName"], path)
 	}
-	if _, ok := origin["CustomOriginConfig"].(map[string]any)["HTTPSPort"]; ok && origin["CustomOriginConfig"].(map[string]any)["HTTPSPort"] != float64(443) {
-		t.Errorf("HTTPS port = %v", origin["CustomOriginConfig"].(map[string]any)["HTTPSPort"])
+	custom := at[map[string]any](t, origin, "CustomOriginConfig")
+	if port, ok := custom["HTTPSPort"]; ok && port != float64(443) {
+		t.Errorf("HTTPS port = %v", port)
 	}
-	env := transferFunction(t, s.mainJSON)["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if env["SOURCE_ENDPOINT"] != "https://storage.googleapis.com" || env["SOURCE_REGION"] != "auto" {
+	// The transfer function's environment says so, not only its default (transferEnvironment
+	// requires every default written out).
+	if cfg, env := transferEnvironment(t, s.mainJSON); cfg.SourceEndpoint != "https://storage.googleapis.com" || cfg.SourceRegion != "auto" {
 		t.Errorf("transfer environment = %v", env)
 	}
-	if got := s.mainJSON["Outputs"].(map[string]any)["SourceEndpoint"].(map[string]any)["Value"]; got != "https://storage.googleapis.com" {
+	if got, _ := lookup[any](s.mainJSON, "Outputs", "SourceEndpoint", "Value"); got != "https://storage.googleapis.com" {
 		t.Errorf("SourceEndpoint output = %v", got)
 	}
 }

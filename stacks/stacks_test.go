@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 	"github.com/backtoorigin/backtoorigin/stacks"
 )
 
@@ -104,36 +107,12 @@ func defaults(t *testing.T) *synthesized {
 	return defaultApp
 }
 
-// resources returns the resources of one type, by logical id.
-func resources(tmpl map[string]any, typ string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for id, r := range tmpl["Resources"].(map[string]any) {
-		res := r.(map[string]any)
-		if res["Type"] == typ {
-			out[id] = res
-		}
-	}
-	return out
-}
-
-func only(t *testing.T, tmpl map[string]any, typ string) map[string]any {
-	t.Helper()
-	rs := resources(tmpl, typ)
-	if len(rs) != 1 {
-		t.Fatalf("want exactly one %s, got %d", typ, len(rs))
-	}
-	for _, r := range rs {
-		return r["Properties"].(map[string]any)
-	}
-	return nil
-}
-
 // deadLetterAlarm is the alarm on the dead-letter queue (the stack also alarms on source 403s).
 func deadLetterAlarm(t *testing.T, tmpl map[string]any) map[string]any {
 	t.Helper()
 	var found []map[string]any
-	for _, r := range resources(tmpl, "AWS::CloudWatch::Alarm") {
-		if p := r["Properties"].(map[string]any); p["MetricName"] == "ApproximateNumberOfMessagesVisible" {
+	for _, r := range resources(t, tmpl, "AWS::CloudWatch::Alarm") {
+		if p := properties(t, r); p["MetricName"] == "ApproximateNumberOfMessagesVisible" {
 			found = append(found, p)
 		}
 	}
@@ -146,12 +125,12 @@ func deadLetterAlarm(t *testing.T, tmpl map[string]any) map[string]any {
 func TestGCSBucketNameParameter(t *testing.T) {
 	// GIVEN the default app WHEN synthesized
 	s := defaults(t)
-	param := s.mainJSON["Parameters"].(map[string]any)["gcsBucketName"].(map[string]any)
+	param := at[map[string]any](t, s.mainJSON, "Parameters", "gcsBucketName")
 	// THEN the parameter has a description and a pattern that accepts only GCS bucket names
 	if d, _ := param["Description"].(string); d == "" {
 		t.Error("gcsBucketName has no description")
 	}
-	pattern := regexp.MustCompile(param["AllowedPattern"].(string))
+	pattern := regexp.MustCompile(at[string](t, param, "AllowedPattern"))
 	for _, name := range []string{"my-bucket.v2", "abc", "a_b", strings.Repeat("a", 63)} {
 		if !pattern.MatchString(name) {
 			t.Errorf("pattern rejects valid bucket name %q", name)
@@ -186,10 +165,10 @@ func TestBucketIsPrivateEncryptedAndRetained(t *testing.T) {
 	s.main.ResourceCountIs(jsii.String("Custom::S3AutoDeleteObjects"), jsii.Number(0))
 
 	policy := only(t, s.mainJSON, "AWS::S3::BucketPolicy")
-	statements := policy["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	statements := at[[]any](t, policy, "PolicyDocument", "Statement")
 	var deniesInsecure, cloudFrontReadsAndLists bool
 	for _, st := range statements {
-		st := st.(map[string]any)
+		st := at[map[string]any](t, st)
 		cond, _ := json.Marshal(st["Condition"])
 		if st["Effect"] == "Deny" && strings.Contains(string(cond), `"aws:SecureTransport":"false"`) {
 			deniesInsecure = true
@@ -241,17 +220,15 @@ func TestAutoDeleteBucketForTestDeployments(t *testing.T) {
 	if !readsSecret {
 		t.Error("transfer function cannot read the HMAC secret")
 	}
-	fn := transferFunction(t, s.mainJSON)
-	env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if _, ok := env["SOURCE_HMAC_SECRET_ARN"]; !ok {
-		t.Error("SOURCE_HMAC_SECRET_ARN not set")
+	if cfg, _ := transferEnvironment(t, s.mainJSON); cfg.SourceHMACSecretARN == "" {
+		t.Errorf("%s not set", transferlambda.EnvSourceHMACSecretARN)
 	}
 	assertNoNagErrors(t, s)
 }
 
 func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
 	s := defaults(t)
-	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
+	dist := distributionConfig(t, s)
 
 	if dist["DefaultRootObject"] == nil {
 		t.Error("no default root object: a request for / would list the bucket")
@@ -259,54 +236,56 @@ func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
 	if dist["HttpVersion"] != "http2and3" {
 		t.Errorf("HttpVersion = %v", dist["HttpVersion"])
 	}
-	groups := dist["OriginGroups"].(map[string]any)
+	groups := at[map[string]any](t, dist, "OriginGroups")
 	if groups["Quantity"] != float64(1) {
 		t.Fatalf("origin groups = %v", groups)
 	}
-	group := groups["Items"].([]any)[0].(map[string]any)
-	codes := group["FailoverCriteria"].(map[string]any)["StatusCodes"].(map[string]any)["Items"].([]any)
+	group := at[map[string]any](t, groups, "Items", 0)
+	codes := at[[]any](t, group, "FailoverCriteria", "StatusCodes", "Items")
 	if !slices.Equal(codes, []any{float64(403), float64(404)}) {
 		t.Errorf("failover status codes = %v, want [403 404]", codes)
 	}
-	members := group["Members"].(map[string]any)["Items"].([]any)
+	members := at[[]any](t, group, "Members", "Items")
 	if len(members) != 2 {
 		t.Fatalf("origin group members = %v", members)
 	}
 	originsByID := map[string]map[string]any{}
-	for _, o := range dist["Origins"].([]any) {
-		o := o.(map[string]any)
-		originsByID[o["Id"].(string)] = o
+	for _, o := range at[[]any](t, dist, "Origins") {
+		o := at[map[string]any](t, o)
+		originsByID[at[string](t, o, "Id")] = o
 	}
-	primary := originsByID[members[0].(map[string]any)["OriginId"].(string)]
-	secondary := originsByID[members[1].(map[string]any)["OriginId"].(string)]
+	primary := originsByID[at[string](t, members, 0, "OriginId")]
+	secondary := originsByID[at[string](t, members, 1, "OriginId")]
+	if primary == nil || secondary == nil {
+		t.Fatalf("origin group members %v are not both origins of the distribution", members)
+	}
 
 	// Primary: the bucket through OAC, no OAI.
 	if primary["OriginAccessControlId"] == nil {
 		t.Error("primary origin has no Origin Access Control")
 	}
-	if oai := primary["S3OriginConfig"].(map[string]any)["OriginAccessIdentity"]; oai != "" {
+	if oai := at[any](t, primary, "S3OriginConfig", "OriginAccessIdentity"); oai != "" {
 		t.Errorf("primary origin uses an OAI: %v", oai)
 	}
 	// Secondary: GCS over HTTPS only, path /<gcsBucketName>.
 	if secondary["DomainName"] != "storage.googleapis.com" {
 		t.Errorf("secondary origin = %v", secondary["DomainName"])
 	}
-	custom := secondary["CustomOriginConfig"].(map[string]any)
+	custom := at[map[string]any](t, secondary, "CustomOriginConfig")
 	if custom["OriginProtocolPolicy"] != "https-only" {
 		t.Errorf("GCS origin protocol = %v", custom["OriginProtocolPolicy"])
 	}
-	path, _ := json.Marshal(secondary["OriginPath"])
-	if string(path) != `{"Fn::Join":["",["/",{"Ref":"gcsBucketName"}]]}` {
+	if path := jsonOf(secondary["OriginPath"]); path != `{"Fn::Join":["",["/",{"Ref":"gcsBucketName"}]]}` {
 		t.Errorf("GCS origin path = %s", path)
 	}
 	for name, o := range map[string]map[string]any{"S3": primary, "GCS": secondary} {
-		shield := o["OriginShield"].(map[string]any)
+		shield := at[map[string]any](t, o, "OriginShield")
 		if shield["Enabled"] != true || shield["OriginShieldRegion"] != "eu-west-1" {
 			t.Errorf("%s origin shield = %v, want enabled in the stack's region eu-west-1", name, shield)
 		}
 	}
 
-	behavior := dist["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, dist, "DefaultCacheBehavior")
 	if behavior["TargetOriginId"] != group["Id"] {
 		t.Errorf("default behavior targets %v, not the origin group", behavior["TargetOriginId"])
 	}
@@ -316,15 +295,14 @@ func TestDistributionFailsOverFromS3ToGCS(t *testing.T) {
 	if methods := asStrings(behavior["AllowedMethods"]); !slices.Equal(methods, []string{"GET", "HEAD", "OPTIONS"}) {
 		t.Errorf("allowed methods = %v", methods)
 	}
-	assocs := behavior["LambdaFunctionAssociations"].([]any)
-	if len(assocs) != 1 || assocs[0].(map[string]any)["EventType"] != "origin-response" {
+	assocs := at[[]any](t, behavior, "LambdaFunctionAssociations")
+	if event, _ := lookup[string](assocs, 0, "EventType"); len(assocs) != 1 || event != "origin-response" {
 		t.Errorf("edge associations = %v", assocs)
 	}
 
 	ttls := map[float64]float64{}
-	for _, e := range dist["CustomErrorResponses"].([]any) {
-		e := e.(map[string]any)
-		ttls[e["ErrorCode"].(float64)] = e["ErrorCachingMinTTL"].(float64)
+	for _, e := range at[[]any](t, dist, "CustomErrorResponses") {
+		ttls[at[float64](t, e, "ErrorCode")] = at[float64](t, e, "ErrorCachingMinTTL")
 	}
 	for _, code := range []float64{403, 404} {
 		if ttl, ok := ttls[code]; !ok || ttl > 10 {
@@ -354,36 +332,35 @@ func TestViewerRequestFunctionInlinesTheFileAndRunsOnEveryViewerRequest(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	functions := resources(s.mainJSON, "AWS::CloudFront::Function")
+	functions := resources(t, s.mainJSON, "AWS::CloudFront::Function")
 	if len(functions) != 1 {
 		t.Fatalf("want exactly one CloudFront Function, got %d", len(functions))
 	}
 	var functionID string
 	for id, f := range functions {
 		functionID = id
-		props := f["Properties"].(map[string]any)
+		props := properties(t, f)
 		if props["FunctionCode"] != string(source) {
 			t.Errorf("function code is not lambda/viewer-request/index.js as it is on disk:\n%v", props["FunctionCode"])
 		}
-		if cfg := props["FunctionConfig"].(map[string]any); cfg["Runtime"] != "cloudfront-js-2.0" {
-			t.Errorf("function runtime = %v, want cloudfront-js-2.0", cfg["Runtime"])
+		if runtime := at[any](t, props, "FunctionConfig", "Runtime"); runtime != "cloudfront-js-2.0" {
+			t.Errorf("function runtime = %v, want cloudfront-js-2.0", runtime)
 		}
 		if props["AutoPublish"] != true {
 			t.Errorf("AutoPublish = %v: an unpublished function cannot be associated", props["AutoPublish"])
 		}
 	}
 
-	behavior := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)["DefaultCacheBehavior"].(map[string]any)
+	behavior := at[map[string]any](t, distributionConfig(t, s), "DefaultCacheBehavior")
 	assocs, _ := behavior["FunctionAssociations"].([]any)
 	if len(assocs) != 1 {
 		t.Fatalf("function associations = %v, want one", behavior["FunctionAssociations"])
 	}
-	assoc := assocs[0].(map[string]any)
+	assoc := at[map[string]any](t, assocs, 0)
 	if assoc["EventType"] != "viewer-request" {
 		t.Errorf("function event type = %v, want viewer-request", assoc["EventType"])
 	}
-	arn, _ := json.Marshal(assoc["FunctionARN"])
-	if want := `{"Fn::GetAtt":["` + functionID + `","FunctionARN"]}`; string(arn) != want {
+	if arn, want := jsonOf(assoc["FunctionARN"]), `{"Fn::GetAtt":["`+functionID+`","FunctionARN"]}`; arn != want {
 		t.Errorf("associated function = %s, want %s", arn, want)
 	}
 }
@@ -391,15 +368,14 @@ func TestViewerRequestFunctionInlinesTheFileAndRunsOnEveryViewerRequest(t *testi
 // originShields maps each origin's domain (or "s3" for the bucket) to its Origin Shield region.
 func originShields(t *testing.T, s *synthesized) map[string]any {
 	t.Helper()
-	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
 	shields := map[string]any{}
-	for _, o := range dist["Origins"].([]any) {
-		o := o.(map[string]any)
+	for _, o := range at[[]any](t, distributionConfig(t, s), "Origins") {
+		o := at[map[string]any](t, o)
 		name, _ := o["DomainName"].(string)
 		if _, ok := o["S3OriginConfig"]; ok {
 			name = "s3"
 		}
-		shields[name] = o["OriginShield"].(map[string]any)["OriginShieldRegion"]
+		shields[name] = at[any](t, o, "OriginShield", "OriginShieldRegion")
 	}
 	return shields
 }
@@ -425,13 +401,13 @@ func TestSourceOriginShieldWithoutASettingWarns(t *testing.T) {
 
 func TestTransferQueues(t *testing.T) {
 	s := defaults(t)
-	queues := resources(s.mainJSON, "AWS::SQS::Queue")
+	queues := resources(t, s.mainJSON, "AWS::SQS::Queue")
 	if len(queues) != 2 {
 		t.Fatalf("want 2 queues, got %d", len(queues))
 	}
 	var transfer, dlq map[string]any
 	for _, q := range queues {
-		p := q["Properties"].(map[string]any)
+		p := properties(t, q)
 		if p["RedrivePolicy"] != nil {
 			transfer = p
 		} else {
@@ -446,8 +422,9 @@ func TestTransferQueues(t *testing.T) {
 			t.Errorf("%s queue is not an encrypted FIFO queue: %v", name, q)
 		}
 	}
-	if transfer["QueueName"] != stacks.TransferQueueName("BackToOrigin") {
-		t.Errorf("queue name = %v", transfer["QueueName"])
+	// The edge stack sends to the queue by this name.
+	if want := contract.TransferQueueName(stacks.MainStackName); transfer["QueueName"] != want || s.app.TransferQueueName != want {
+		t.Errorf("queue name = %v (app: %s), want %s", transfer["QueueName"], s.app.TransferQueueName, want)
 	}
 	if transfer["DeduplicationScope"] != "messageGroup" || transfer["FifoThroughputLimit"] != "perMessageGroupId" {
 		t.Errorf("transfer queue is not in high-throughput mode: %v", transfer)
@@ -455,21 +432,21 @@ func TestTransferQueues(t *testing.T) {
 	if dlq["MessageRetentionPeriod"] != float64(14*24*3600) {
 		t.Errorf("DLQ retention = %v, want 14 days", dlq["MessageRetentionPeriod"])
 	}
-	if n := transfer["RedrivePolicy"].(map[string]any)["maxReceiveCount"].(float64); n < 2 || n > 10 {
-		t.Errorf("maxReceiveCount = %v", n)
+	// The local harness redrives after contract.MaxReceiveCount receives too.
+	if n := at[float64](t, transfer, "RedrivePolicy", "maxReceiveCount"); n < 2 || n > 10 || n != contract.MaxReceiveCount {
+		t.Errorf("maxReceiveCount = %v, want %d", n, contract.MaxReceiveCount)
 	}
 	fn := transferFunction(t, s.mainJSON)
-	if vt, timeout := transfer["VisibilityTimeout"].(float64), fn["Timeout"].(float64); vt < 6*timeout {
+	if vt, timeout := at[float64](t, transfer, "VisibilityTimeout"), at[float64](t, fn, "Timeout"); vt < 6*timeout {
 		t.Errorf("visibility timeout %v s < 6 x function timeout %v s", vt, timeout)
 	}
 	// Both queues refuse requests without TLS.
-	policies := resources(s.mainJSON, "AWS::SQS::QueuePolicy")
+	policies := resources(t, s.mainJSON, "AWS::SQS::QueuePolicy")
 	if len(policies) != 2 {
 		t.Errorf("want a TLS-only policy on both queues, got %d policies", len(policies))
 	}
 	for _, p := range policies {
-		doc, _ := json.Marshal(p["Properties"].(map[string]any)["PolicyDocument"])
-		if !strings.Contains(string(doc), `"aws:SecureTransport":"false"`) {
+		if doc := jsonOf(at[any](t, properties(t, p), "PolicyDocument")); !strings.Contains(doc, `"aws:SecureTransport":"false"`) {
 			t.Errorf("queue policy does not deny insecure transport: %s", doc)
 		}
 	}
@@ -485,23 +462,35 @@ func TestTransferFunction(t *testing.T) {
 	if fn["Handler"] != "bootstrap" || !slices.Equal(asStrings(fn["Architectures"]), []string{"arm64"}) {
 		t.Errorf("function = %v", fn)
 	}
-	if fn["MemorySize"].(float64) < 512 || fn["Timeout"].(float64) < 60 {
-		t.Errorf("memory %v MB / timeout %v s too small for copying", fn["MemorySize"], fn["Timeout"])
+	memory, timeout := at[float64](t, fn, "MemorySize"), at[float64](t, fn, "Timeout")
+	if memory < 512 || timeout < 60 {
+		t.Errorf("memory %v MB / timeout %v s too small for copying", memory, timeout)
 	}
-	if fn["LoggingConfig"].(map[string]any)["LogFormat"] != "JSON" {
+	// The harness runs the function with the same memory and the engine's work window is
+	// derived from the same timeout.
+	if memory != contract.FunctionMemoryMiB || timeout != contract.FunctionTimeout.Seconds() {
+		t.Errorf("memory %v MB / timeout %v s, want contract's %d MB / %v", memory, timeout, contract.FunctionMemoryMiB, contract.FunctionTimeout)
+	}
+	if format := at[any](t, fn, "LoggingConfig", "LogFormat"); format != "JSON" {
 		t.Errorf("logging = %v", fn["LoggingConfig"])
 	}
 	s.main.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": assertions.Match_AnyValue()})
-	env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
-	for _, name := range []string{"DESTINATION_BUCKET", "SOURCE_BUCKET", "SOURCE_ENDPOINT", "QUEUE_URL", "DEAD_LETTER_QUEUE_URL"} {
-		if env[name] == nil {
+	// Every required variable is set (the function's init accepts the environment), every
+	// default is written out, and the source bucket is the parameter.
+	cfg, env := transferEnvironment(t, s.mainJSON)
+	if cfg.SourceBucket != `{"Ref":"gcsBucketName"}` {
+		t.Errorf("%s = %s", transferlambda.EnvSourceBucket, cfg.SourceBucket)
+	}
+	for _, name := range []string{transferlambda.EnvDestinationBucket, transferlambda.EnvSourceBucket, transferlambda.EnvSourceEndpoint, transferlambda.EnvQueueURL, transferlambda.EnvDeadLetterQueueURL} {
+		if env[name] == "" {
 			t.Errorf("environment lacks %s", name)
 		}
 	}
-	if src, _ := json.Marshal(env["SOURCE_BUCKET"]); string(src) != `{"Ref":"gcsBucketName"}` {
-		t.Errorf("SOURCE_BUCKET = %s", src)
+	if cfg.PartSizeMiB != contract.PartSizeMiB || cfg.PartConcurrency != contract.PartConcurrency || cfg.BatchConcurrency != contract.BatchConcurrency {
+		t.Errorf("copy settings %d MiB x %d, %d records at once; want contract's defaults", cfg.PartSizeMiB, cfg.PartConcurrency, cfg.BatchConcurrency)
 	}
 	s.main.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+		"BatchSize":             contract.BatchSize,
 		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
 		"ScalingConfig":         map[string]any{"MaximumConcurrency": 50},
 	})
@@ -542,7 +531,7 @@ func TestTransferFunctionLeastPrivilege(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	s := defaults(t)
-	outputs := s.mainJSON["Outputs"].(map[string]any)
+	outputs := at[map[string]any](t, s.mainJSON, "Outputs")
 	for _, name := range []string{"DistributionDomainName", "DistributionId", "BucketName", "TransferQueueUrl", "DeadLetterQueueUrl"} {
 		if _, ok := outputs[name]; !ok {
 			t.Errorf("output %s missing", name)
@@ -556,7 +545,7 @@ func TestEdgeStack(t *testing.T) {
 		t.Errorf("edge stack region = %s", region)
 	}
 	fn := edgeFunction(t, s.edgeJSON)
-	if fn["Runtime"] != "nodejs22.x" || fn["MemorySize"] != float64(128) || fn["Timeout"].(float64) > 30 {
+	if timeout, _ := lookup[float64](fn, "Timeout"); fn["Runtime"] != "nodejs22.x" || fn["MemorySize"] != float64(128) || timeout == 0 || timeout > 30 {
 		t.Errorf("edge function = %v", fn)
 	}
 	if arch := asStrings(fn["Architectures"]); len(arch) > 0 && !slices.Equal(arch, []string{"x86_64"}) {
@@ -566,12 +555,9 @@ func TestEdgeStack(t *testing.T) {
 		t.Error("Lambda@Edge cannot have environment variables")
 	}
 	s.edge.ResourceCountIs(jsii.String("AWS::Lambda::Version"), jsii.Number(1))
-	role, _ := json.Marshal(fn["Role"])
-	roleID := regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)"`).FindStringSubmatch(string(role))[1]
 	var trusted []string
-	trust := s.edgeJSON["Resources"].(map[string]any)[roleID].(map[string]any)["Properties"].(map[string]any)["AssumeRolePolicyDocument"]
-	for _, st := range trust.(map[string]any)["Statement"].([]any) {
-		trusted = append(trusted, asStrings(st.(map[string]any)["Principal"].(map[string]any)["Service"])...)
+	for _, st := range at[[]any](t, s.edgeJSON, "Resources", roleID(t, fn), "Properties", "AssumeRolePolicyDocument", "Statement") {
+		trusted = append(trusted, asStrings(at[any](t, st, "Principal", "Service"))...)
 	}
 	slices.Sort(trusted)
 	if !slices.Equal(trusted, []string{"edgelambda.amazonaws.com", "lambda.amazonaws.com"}) {
@@ -579,15 +565,15 @@ func TestEdgeStack(t *testing.T) {
 	}
 	// The edge may only send to the transfer queue (and write its own logs).
 	var sends []string
-	for _, p := range resources(s.edgeJSON, "AWS::IAM::Policy") {
-		for _, st := range p["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			st := st.(map[string]any)
+	for _, p := range resources(t, s.edgeJSON, "AWS::IAM::Policy") {
+		for _, st := range at[[]any](t, p, "Properties", "PolicyDocument", "Statement") {
+			st := at[map[string]any](t, st)
 			for _, a := range asStrings(st["Action"]) {
-				res, _ := json.Marshal(st["Resource"])
+				res := jsonOf(st["Resource"])
 				switch {
 				case strings.HasPrefix(a, "logs:"):
 				case a == "sqs:SendMessage":
-					sends = append(sends, string(res))
+					sends = append(sends, res)
 				default:
 					t.Errorf("edge role may %s on %s", a, res)
 				}
@@ -602,7 +588,7 @@ func TestEdgeStack(t *testing.T) {
 func TestEdgeBundleHasBakedSettingsAndNoSecrets(t *testing.T) {
 	s := synth(t, map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`})
 	fn := edgeFunction(t, s.edgeJSON)
-	key := fn["Code"].(map[string]any)["S3Key"].(string)
+	key := at[string](t, fn, "Code", "S3Key")
 	hash := strings.TrimSuffix(key, ".zip")
 	// The asset is staged under the app's outdir as asset.<hash>.
 	dir := filepath.Join(s.outdir, "asset."+hash)
@@ -627,9 +613,8 @@ func TestEdgeBundleHasBakedSettingsAndNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.TrimSuffix(strings.TrimSpace(string(settings[strings.Index(string(settings), "{"):])), ";")
-	var got stacks.EdgeSettings
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
+	got, err := parseSettingsModule[stacks.EdgeSettings](settings)
+	if err != nil {
 		t.Fatalf("settings.mjs is not `export default <json>`: %v\n%s", err, settings)
 	}
 	want := stacks.EdgeSettings{QueueName: "BackToOrigin-transfer.fifo", QueueRegion: "eu-west-1", SourceDomainName: "storage.googleapis.com",
@@ -643,9 +628,8 @@ func TestEdgeBundleHasBakedSettingsAndNoSecrets(t *testing.T) {
 		t.Errorf("settings carry an account id: %s", settings)
 	}
 	// Nothing reaches GCS but the request: no custom origin headers.
-	dist := only(t, s.mainJSON, "AWS::CloudFront::Distribution")["DistributionConfig"].(map[string]any)
-	for _, o := range dist["Origins"].([]any) {
-		if h := o.(map[string]any)["OriginCustomHeaders"]; h != nil {
+	for _, o := range at[[]any](t, distributionConfig(t, s), "Origins") {
+		if h := at[map[string]any](t, o)["OriginCustomHeaders"]; h != nil {
 			t.Errorf("origin custom headers %v would be sent to the origin", h)
 		}
 	}
@@ -674,8 +658,8 @@ func assertNoNagErrors(t *testing.T, s *synthesized) {
 
 func transferFunction(t *testing.T, tmpl map[string]any) map[string]any {
 	t.Helper()
-	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
-		p := r["Properties"].(map[string]any)
+	for _, r := range resources(t, tmpl, "AWS::Lambda::Function") {
+		p := properties(t, r)
 		if p["Runtime"] == "provided.al2023" {
 			return p
 		}
@@ -688,9 +672,9 @@ func transferFunction(t *testing.T, tmpl map[string]any) map[string]any {
 // reference writer).
 func edgeFunction(t *testing.T, tmpl map[string]any) map[string]any {
 	t.Helper()
-	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
-		p := r["Properties"].(map[string]any)
-		if p["Handler"] == "index.handler" && p["Description"] != nil && strings.Contains(p["Description"].(string), "GCS") {
+	for _, r := range resources(t, tmpl, "AWS::Lambda::Function") {
+		p := properties(t, r)
+		if description, _ := p["Description"].(string); p["Handler"] == "index.handler" && strings.Contains(description, "GCS") {
 			return p
 		}
 	}
@@ -701,17 +685,15 @@ func edgeFunction(t *testing.T, tmpl map[string]any) map[string]any {
 // transferStatements returns the statements of every policy attached to the transfer role.
 func transferStatements(t *testing.T, tmpl map[string]any) []map[string]any {
 	t.Helper()
-	role, _ := json.Marshal(transferFunction(t, tmpl)["Role"])
-	roleID := regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)"`).FindStringSubmatch(string(role))[1]
+	role := roleID(t, transferFunction(t, tmpl))
 	var out []map[string]any
-	for _, p := range resources(tmpl, "AWS::IAM::Policy") {
-		props := p["Properties"].(map[string]any)
-		roles, _ := json.Marshal(props["Roles"])
-		if !strings.Contains(string(roles), `"`+roleID+`"`) {
+	for _, p := range resources(t, tmpl, "AWS::IAM::Policy") {
+		props := properties(t, p)
+		if !strings.Contains(jsonOf(props["Roles"]), `"`+role+`"`) {
 			continue
 		}
-		for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			out = append(out, st.(map[string]any))
+		for _, st := range at[[]any](t, props, "PolicyDocument", "Statement") {
+			out = append(out, at[map[string]any](t, st))
 		}
 	}
 	if len(out) == 0 {
@@ -720,20 +702,26 @@ func transferStatements(t *testing.T, tmpl map[string]any) []map[string]any {
 	return out
 }
 
-func asStrings(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
+// roleID is the logical id of a function's role.
+func roleID(t *testing.T, fn map[string]any) string {
+	t.Helper()
+	m := regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)"`).FindStringSubmatch(jsonOf(fn["Role"]))
+	if m == nil {
+		t.Fatalf("function role %s is not a role of the stack", jsonOf(fn["Role"]))
 	}
-	return nil
+	return m[1]
+}
+
+// parseSettingsModule reads a settings module written as `export default <json>;`.
+func parseSettingsModule[T any](module []byte) (T, error) {
+	var got T
+	text := string(module)
+	i := strings.Index(text, "{")
+	if i < 0 {
+		return got, fmt.Errorf("no object in %q", text)
+	}
+	err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimSpace(text[i:]), ";")), &got)
+	return got, err
 }
 
 // IAM, not only the code, keeps the function from overwriting: every way it may s3:PutObject
@@ -749,8 +737,7 @@ func TestTransferFunctionMayOnlyWriteConditionally(t *testing.T) {
 		if len(asStrings(st["Action"])) != 1 {
 			t.Errorf("s3:PutObject shares a statement with %v: its condition would bind them too", st["Action"])
 		}
-		c, _ := json.Marshal(st["Condition"])
-		conditions = append(conditions, string(c))
+		conditions = append(conditions, jsonOf(st["Condition"]))
 	}
 	slices.Sort(conditions)
 	want := []string{
@@ -771,16 +758,17 @@ func TestTransferFunctionMayOnlyWriteConditionally(t *testing.T) {
 }
 
 func TestTransferFunctionGetsTheEdgeKeyRules(t *testing.T) {
-	env := func(s *synthesized) map[string]any {
-		return transferFunction(t, s.mainJSON)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	include, exclude := transferlambda.EnvIncludePrefixes, transferlambda.EnvExcludeSuffixes
+	cfg, got := transferEnvironment(t, synth(t, map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`}).mainJSON)
+	if got[include] != `["img/","video/"]` || got[exclude] != `[".tmp"]` {
+		t.Errorf("key rules in the environment: %v %v", got[include], got[exclude])
 	}
-	got := env(synth(t, map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`}))
-	if got["INCLUDE_PREFIXES"] != `["img/","video/"]` || got["EXCLUDE_SUFFIXES"] != `[".tmp"]` {
-		t.Errorf("key rules in the environment: %v %v", got["INCLUDE_PREFIXES"], got["EXCLUDE_SUFFIXES"])
+	if !cfg.Rules.Allows("img/a.png") || cfg.Rules.Allows("img/a.tmp") || cfg.Rules.Allows("css/a.css") {
+		t.Errorf("the function reads the key rules as %+v", cfg.Rules)
 	}
-	got = env(defaults(t))
-	if got["INCLUDE_PREFIXES"] != `[]` || got["EXCLUDE_SUFFIXES"] != `[]` {
-		t.Errorf("no rules: %v %v, want empty arrays", got["INCLUDE_PREFIXES"], got["EXCLUDE_SUFFIXES"])
+	_, got = transferEnvironment(t, defaults(t).mainJSON)
+	if got[include] != `[]` || got[exclude] != `[]` {
+		t.Errorf("no rules: %v %v, want empty arrays", got[include], got[exclude])
 	}
 }
 

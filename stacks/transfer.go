@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -20,23 +18,17 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/backtoorigin/backtoorigin/internal/contract"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
-// Sizing of the transfer function. Memory buys CPU (TLS on both sides, checksums) and network
-// bandwidth; the copy itself needs little, since parts stream from GCS to S3 without being held
-// (about 20 MiB resident, measured). The timeout only bounds one invocation, since a copy that
-// needs longer resumes in the next one.
+// The transfer function's sizing and defaults are shared with the engine and the harness
+// (contract); these are the stack's own.
 const (
-	transferMemoryMiB       = 1024
-	transferTimeout         = 5 * 60 // seconds
-	transferPartSizeMiB     = 16
-	transferPartConcurrency = 8
-	transferBatchSize       = 4
 	// SQS redelivers after the visibility timeout; 6x the function timeout is what Lambda
 	// recommends so a retried batch never overlaps a running one.
-	queueVisibilityTimeout = 6 * transferTimeout
-	// A message that failed this many times (without making progress) goes to the DLQ.
-	maxReceiveCount = 5
+	queueVisibilityTimeout = 6 * contract.FunctionTimeout
 	// Source-forbidden copies per 5 minutes that raise the alarm: a private bucket read without
 	// credentials fails every copy; a bucket without public listing answers 403 for the odd
 	// object deleted after it was served.
@@ -75,8 +67,16 @@ type Transfer struct {
 
 func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *Transfer {
 	this := constructs.NewConstruct(scope, &id)
+	queue, dlq := newTransferQueues(this, props.QueueName)
+	fn := newTransferFunction(this, props, queue, dlq)
+	deadLetters, forbidden := newTransferAlarms(this, dlq, props.AlarmEmail)
+	return &Transfer{Construct: this, Queue: queue, DeadLetterQueue: dlq, Function: fn, DeadLetterAlarm: deadLetters, SourceForbiddenAlarm: forbidden}
+}
 
-	dlq := awssqs.NewQueue(this, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+// newTransferQueues creates the FIFO queue the edge writes to, under the name the edge stack
+// knows, and its dead-letter queue.
+func newTransferQueues(scope constructs.Construct, name string) (queue, dlq awssqs.Queue) {
+	dlq = awssqs.NewQueue(scope, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
 		Fifo:            jsii.Bool(true),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
@@ -87,8 +87,8 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		Reason: jsii.String("This is the dead-letter queue; messages here wait for a person"),
 	}}, nil)
 
-	queue := awssqs.NewQueue(this, jsii.String("Queue"), &awssqs.QueueProps{
-		QueueName:  jsii.String(props.QueueName),
+	queue = awssqs.NewQueue(scope, jsii.String("Queue"), &awssqs.QueueProps{
+		QueueName:  jsii.String(name),
 		Fifo:       jsii.Bool(true),
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL: jsii.Bool(true),
@@ -96,64 +96,98 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		// while duplicates of one key are still dropped.
 		DeduplicationScope:  awssqs.DeduplicationScope_MESSAGE_GROUP,
 		FifoThroughputLimit: awssqs.FifoThroughputLimit_PER_MESSAGE_GROUP_ID,
-		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(queueVisibilityTimeout)),
+		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(queueVisibilityTimeout.Seconds())),
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(4)),
-		DeadLetterQueue:     &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(maxReceiveCount)},
+		DeadLetterQueue:     &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(contract.MaxReceiveCount)},
 	})
+	return queue, dlq
+}
 
-	logGroup := awslogs.NewLogGroup(this, jsii.String("Logs"), &awslogs.LogGroupProps{
+// transferEnvironment is the function's environment, written by the function's own Config
+// (transferlambda.Config.Environ), so the stack cannot name a variable the function does not
+// read. Bucket names and queue URLs are CDK tokens here, resolved in the template.
+func transferEnvironment(props *TransferProps, queue, dlq awssqs.IQueue, secret awssecretsmanager.ISecret) *map[string]*string {
+	cfg := transferlambda.DefaultConfig()
+	cfg.DestinationBucket = *props.Bucket.BucketName()
+	cfg.SourceBucket = *props.SourceBucketName
+	cfg.SourceEndpoint = props.SourceEndpoint
+	cfg.SourceRegion = props.SourceRegion
+	cfg.QueueURL = *queue.QueueUrl()
+	cfg.DeadLetterQueueURL = *dlq.QueueUrl()
+	if secret != nil {
+		cfg.SourceHMACSecretARN = *secret.SecretArn()
+	}
+	cfg.Rules = transferlambda.KeyRules{IncludePrefixes: props.IncludePrefixes, ExcludeSuffixes: props.ExcludeSuffixes}
+	environment := map[string]*string{}
+	for name, value := range cfg.Environ() {
+		environment[name] = jsii.String(value)
+	}
+	return &environment
+}
+
+// newTransferFunction creates the Go function that copies source objects into the bucket, fed
+// by the queue, with the least privilege it needs.
+func newTransferFunction(scope constructs.Construct, props *TransferProps, queue, dlq awssqs.Queue) awslambda.Function {
+	logGroup := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-
-	environment := map[string]*string{
-		"DESTINATION_BUCKET":    props.Bucket.BucketName(),
-		"SOURCE_BUCKET":         props.SourceBucketName,
-		"SOURCE_ENDPOINT":       jsii.String(props.SourceEndpoint),
-		"SOURCE_REGION":         jsii.String(props.SourceRegion),
-		"QUEUE_URL":             queue.QueueUrl(),
-		"DEAD_LETTER_QUEUE_URL": dlq.QueueUrl(),
-		"PART_SIZE_MIB":         jsii.String(strconv.Itoa(transferPartSizeMiB)),
-		"PART_CONCURRENCY":      jsii.String(strconv.Itoa(transferPartConcurrency)),
-		"BATCH_CONCURRENCY":     jsii.String(strconv.Itoa(transferBatchSize)),
-		"INCLUDE_PREFIXES":      jsonString(props.IncludePrefixes),
-		"EXCLUDE_SUFFIXES":      jsonString(props.ExcludeSuffixes),
-	}
 	var secret awssecretsmanager.ISecret
 	if props.SourceHMACSecret != "" {
-		secret = importSecret(this, props.SourceHMACSecret)
-		environment["SOURCE_HMAC_SECRET_ARN"] = secret.SecretArn()
+		secret = importSecret(scope, props.SourceHMACSecret)
 	}
 
-	fn := awslambda.NewFunction(this, jsii.String("Function"), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
 		Description:           jsii.String("Copies objects from GCS into the bucket, exactly and resumably"),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:          awslambda.Architecture_ARM_64(),
 		Handler:               jsii.String("bootstrap"),
 		Code:                  awslambda.Code_FromAsset(jsii.String(props.CodeDir), nil),
-		MemorySize:            jsii.Number(transferMemoryMiB),
-		Timeout:               awscdk.Duration_Seconds(jsii.Number(transferTimeout)),
-		Environment:           &environment,
+		MemorySize:            jsii.Number(contract.FunctionMemoryMiB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(contract.FunctionTimeout.Seconds())),
+		Environment:           transferEnvironment(props, queue, dlq, secret),
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		LogGroup:              logGroup,
 	})
 	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(queue, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(transferBatchSize),
+		BatchSize:               jsii.Number(contract.BatchSize),
 		ReportBatchItemFailures: jsii.Bool(true),
 		// Caps parallel copies, and with them GCS egress and request rate.
 		MaxConcurrency: jsii.Number(float64(props.MaxConcurrency)),
 	}))
+	grantTransfer(fn, props.Bucket)
+	// Continuations go back on the queue; messages that can never succeed go to the DLQ.
+	queue.GrantSendMessages(fn)
+	dlq.GrantSendMessages(fn)
+	if secret != nil {
+		secret.GrantRead(fn, nil)
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{
+		{
+			Id:        jsii.String("AwsSolutions-IAM4"),
+			Reason:    jsii.String("AWSLambdaBasicExecutionRole only lets the function write its own logs"),
+			AppliesTo: &[]any{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")},
+		},
+		{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("The function copies any key of its own bucket, so object actions apply to bucket/*"),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*Bucket.*\.Arn>\/\*$/`)}},
+		},
+	}, jsii.Bool(true))
+	return fn
+}
 
-	// Least privilege, spelled out: read to see whether a key is there (ListBucket turns a
-	// missing key into 404 instead of 403), find the open upload of a key to join it, write new
-	// objects, manage its own multipart uploads. No delete: the function can never remove
-	// migrated data.
+// grantTransfer is least privilege, spelled out: read to see whether a key is there
+// (ListBucket turns a missing key into 404 instead of 403), find the open upload of a key to
+// join it, write new objects, manage its own multipart uploads. No delete: the function can
+// never remove migrated data.
+func grantTransfer(fn awslambda.Function, bucket awss3.IBucket) {
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("s3:ListBucket", "s3:ListBucketMultipartUploads"),
-		Resources: jsii.Strings(*props.Bucket.BucketArn()),
+		Resources: jsii.Strings(*bucket.BucketArn()),
 	}))
-	objects := jsii.Strings(*props.Bucket.ArnForObjects(jsii.String("*")))
+	objects := jsii.Strings(*bucket.ArnForObjects(jsii.String("*")))
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
 		Resources: objects,
@@ -175,26 +209,12 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 			Conditions: &condition,
 		}))
 	}
-	// Continuations go back on the queue; messages that can never succeed go to the DLQ.
-	queue.GrantSendMessages(fn)
-	dlq.GrantSendMessages(fn)
-	if secret != nil {
-		secret.GrantRead(fn, nil)
-	}
-	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{
-		{
-			Id:        jsii.String("AwsSolutions-IAM4"),
-			Reason:    jsii.String("AWSLambdaBasicExecutionRole only lets the function write its own logs"),
-			AppliesTo: &[]any{jsii.String("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")},
-		},
-		{
-			Id:        jsii.String("AwsSolutions-IAM5"),
-			Reason:    jsii.String("The function copies any key of its own bucket, so object actions apply to bucket/*"),
-			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*Bucket.*\.Arn>\/\*$/`)}},
-		},
-	}, jsii.Bool(true))
+}
 
-	alarm := awscloudwatch.NewAlarm(this, jsii.String("DeadLetterAlarm"), &awscloudwatch.AlarmProps{
+// newTransferAlarms alarms on dead letters and on a rate of source-forbidden copies, both
+// notifying alarmEmail when given.
+func newTransferAlarms(scope constructs.Construct, dlq awssqs.Queue, alarmEmail string) (deadLetters, forbidden awscloudwatch.Alarm) {
+	deadLetters = awscloudwatch.NewAlarm(scope, jsii.String("DeadLetterAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("Transfer messages are in the dead-letter queue: a key could not be copied and waits for a person"),
 		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period:    awscdk.Duration_Minutes(jsii.Number(5)),
@@ -206,13 +226,13 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
 	var topic awssns.Topic
-	if props.AlarmEmail != "" {
-		topic = awssns.NewTopic(this, jsii.String("AlarmTopic"), &awssns.TopicProps{
+	if alarmEmail != "" {
+		topic = awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 			DisplayName: jsii.String("Back-to-origin transfer alarms"),
 			EnforceSSL:  jsii.Bool(true),
 		})
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
-		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(alarmEmail), nil))
+		deadLetters.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		cdknag.NagSuppressions_AddResourceSuppressions(topic, &[]*cdknag.NagPackSuppression{{
 			Id:     jsii.String("AwsSolutions-SNS2"),
 			Reason: jsii.String("Alarm notices carry no data; a KMS key CloudWatch may use would cost more than it protects"),
@@ -220,7 +240,7 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 	}
 
 	// The engine counts source-forbidden copies in its EMF object lines (namespace BackToOrigin).
-	forbidden := awscloudwatch.NewAlarm(this, jsii.String("SourceForbiddenAlarm"), &awscloudwatch.AlarmProps{
+	forbidden = awscloudwatch.NewAlarm(scope, jsii.String("SourceForbiddenAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("GCS denied many transfer reads (403): the bucket is private and the function has no or wrong credentials (sourceHmacSecret), or many served objects were deleted"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:  jsii.String("BackToOrigin"),
@@ -236,20 +256,7 @@ func NewTransfer(scope constructs.Construct, id string, props *TransferProps) *T
 	if topic != nil {
 		forbidden.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 	}
-
-	return &Transfer{Construct: this, Queue: queue, DeadLetterQueue: dlq, Function: fn, DeadLetterAlarm: alarm, SourceForbiddenAlarm: forbidden}
-}
-
-// jsonString is the JSON array the function reads its key rules from.
-func jsonString(list []string) *string {
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		panic(err) // a []string always marshals
-	}
-	return jsii.String(string(b))
+	return deadLetters, forbidden
 }
 
 // importSecret accepts a secret's full ARN or its name.

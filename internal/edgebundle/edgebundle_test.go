@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
 func TestWriteStagesHandlerAndSettingsModule(t *testing.T) {
@@ -50,5 +53,28 @@ func TestWriteFailsWithoutHandler(t *testing.T) {
 	err := Write(t.TempDir(), t.TempDir(), Settings{}, "a test")
 	if err == nil || !strings.Contains(err.Error(), "edge handler") {
 		t.Errorf("error = %v, want one naming the missing edge handler", err)
+	}
+}
+
+// The edge handlers' local defaults (the settings modules checked in beside
+// them, which the node tests run with) are written in JavaScript and cannot
+// import the Go constants; this keeps them from drifting.
+func TestLocalSettingsModulesDefaultToTheGoSource(t *testing.T) {
+	for file, want := range map[string]map[string]string{
+		"settings.mjs":        {"sourceDomainName": sourceendpoint.DefaultHost},
+		OriginRequestSettings: {"sourceDomainName": sourceendpoint.DefaultHost, "sourceRegion": sourceendpoint.DefaultRegion},
+	} {
+		module, err := os.ReadFile(filepath.Join("..", "..", "lambda", "edge", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, value := range want {
+			m := regexp.MustCompile(`(?m)^\s*` + key + `:\s*"([^"]*)",?\s*$`).FindSubmatch(module)
+			if m == nil {
+				t.Errorf("%s: no %s: \"...\" line", file, key)
+			} else if string(m[1]) != value {
+				t.Errorf("%s: %s is %q, want %q as in Go (internal/sourceendpoint)", file, key, m[1], value)
+			}
+		}
 	}
 }

@@ -15,8 +15,13 @@ import (
 	"strings"
 )
 
+// DefaultHost is Google Cloud Storage's XML API host: the source domain the
+// edge functions recognise unless told otherwise. Their local defaults
+// (lambda/edge/*settings.mjs) cannot import it; a test pins them to it.
+const DefaultHost = "storage.googleapis.com"
+
 // Default is Google Cloud Storage's XML API, path-style.
-const Default = "https://storage.googleapis.com"
+const Default = "https://" + DefaultHost
 
 // BucketPlaceholder, as the first label of the host, makes an endpoint
 // virtual-hosted: https://{bucket}.s3.example.com puts the bucket in the host

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
+
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 )
 
 // S3 limits the engine works within.
@@ -29,14 +31,14 @@ const MaxNoProgress = 3
 // are at most 560 MiB, and the 525 MiB parts of a 5 TiB object fit.
 const MinStreamRate = 2 << 20 // bytes per second
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero: what the stack deploys (contract).
 const (
-	// DefaultMaxPartDuration is the stack's 5-minute function timeout less
-	// the stop margin: the time one part may stream in an invocation.
-	DefaultMaxPartDuration = 5*time.Minute - DefaultStopMargin
-	DefaultPartSize        = 16 << 20
-	DefaultPartConcurrency = 8
-	DefaultStopMargin      = 20 * time.Second
+	// DefaultMaxPartDuration is the function timeout less the stop margin:
+	// the time one part may stream in an invocation.
+	DefaultMaxPartDuration = contract.WorkWindow
+	DefaultPartSize        = contract.PartSizeMiB << 20
+	DefaultPartConcurrency = contract.PartConcurrency
+	DefaultStopMargin      = contract.StopMargin
 	DefaultReadIdleTimeout = 30 * time.Second
 	// DefaultAdoptAfter is the function timeout (the longest a copy takes
 	// from reading the source to creating its upload) and a minute for

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestConfigFromEnvDefaultsAndErrors(t *testing.T) {
 	cfg, err := ConfigFromEnv(env(map[string]string{
-		"DESTINATION_BUCKET": "dst", "SOURCE_BUCKET": "src", "QUEUE_URL": "q", "DEAD_LETTER_QUEUE_URL": "dlq",
+		EnvDestinationBucket: "dst", EnvSourceBucket: "src", EnvQueueURL: "q", EnvDeadLetterQueueURL: "dlq",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -29,8 +30,8 @@ func TestConfigFromEnvDefaultsAndErrors(t *testing.T) {
 	if cfg.SourceEndpoint != "https://storage.googleapis.com" || cfg.PartSizeMiB != 16 || cfg.PartConcurrency != 8 || cfg.BatchConcurrency != 4 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	_, err = ConfigFromEnv(env(map[string]string{"SOURCE_BUCKET": "src", "PART_SIZE_MIB": "4", "PART_CONCURRENCY": "x"}))
-	for _, want := range []string{"DESTINATION_BUCKET is required", "QUEUE_URL is required", "DEAD_LETTER_QUEUE_URL is required", "PART_SIZE_MIB", "PART_CONCURRENCY"} {
+	_, err = ConfigFromEnv(env(map[string]string{EnvSourceBucket: "src", EnvPartSizeMiB: "4", EnvPartConcurrency: "x"}))
+	for _, want := range []string{EnvDestinationBucket + " is required", EnvQueueURL + " is required", EnvDeadLetterQueueURL + " is required", EnvPartSizeMiB, EnvPartConcurrency} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
@@ -38,8 +39,8 @@ func TestConfigFromEnvDefaultsAndErrors(t *testing.T) {
 }
 
 func TestConfigFromEnvReadsKeyRulesAndBoundsThePartSize(t *testing.T) {
-	base := map[string]string{"DESTINATION_BUCKET": "dst", "SOURCE_BUCKET": "src", "QUEUE_URL": "q", "DEAD_LETTER_QUEUE_URL": "dlq",
-		EnvIncludePrefixes: `["img/","video/"]`, EnvExcludeSuffixes: `[".tmp"]`, "PART_SIZE_MIB": "560"}
+	base := map[string]string{EnvDestinationBucket: "dst", EnvSourceBucket: "src", EnvQueueURL: "q", EnvDeadLetterQueueURL: "dlq",
+		EnvIncludePrefixes: `["img/","video/"]`, EnvExcludeSuffixes: `[".tmp"]`, EnvPartSizeMiB: "560"}
 	cfg, err := ConfigFromEnv(env(base))
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +52,82 @@ func TestConfigFromEnvReadsKeyRulesAndBoundsThePartSize(t *testing.T) {
 		t.Fatal("no rules must allow every key")
 	}
 	// 561 MiB would not stream within an invocation at the minimum rate the part sizes are chosen for.
-	for name, v := range map[string]string{EnvIncludePrefixes: `img/`, EnvExcludeSuffixes: `[""]`, "PART_SIZE_MIB": "561"} {
+	for name, v := range map[string]string{EnvIncludePrefixes: `img/`, EnvExcludeSuffixes: `[""]`, EnvPartSizeMiB: "561"} {
 		bad := maps.Clone(base)
 		bad[name] = v
 		if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: error %v, want one naming it", name, v, err)
 		}
+	}
+}
+
+// fullConfig sets every field, each to something other than its default.
+func fullConfig() Config {
+	return Config{
+		DestinationBucket:   "dst",
+		SourceBucket:        "src",
+		SourceEndpoint:      "https://{bucket}.s3.example.com:8443",
+		SourceRegion:        "eu-central-003",
+		QueueURL:            "https://sqs.eu-west-1.amazonaws.com/111122223333/q.fifo",
+		DeadLetterQueueURL:  "https://sqs.eu-west-1.amazonaws.com/111122223333/dlq.fifo",
+		SourceHMACSecretARN: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hmac-AbCdEf",
+		PartSizeMiB:         64,
+		PartConcurrency:     3,
+		BatchConcurrency:    2,
+		Rules:               KeyRules{IncludePrefixes: []string{"img/", "video/"}, ExcludeSuffixes: []string{".tmp"}},
+	}
+}
+
+// Environ is the inverse of ConfigFromEnv, both ways: a configuration
+// written and read back is the same, and so is an environment read and
+// written again.
+func TestEnvironRoundTripsThroughConfigFromEnv(t *testing.T) {
+	minimal := DefaultConfig()
+	minimal.DestinationBucket, minimal.SourceBucket, minimal.QueueURL, minimal.DeadLetterQueueURL = "dst", "src", "q", "dlq"
+	for name, want := range map[string]Config{"every field set": fullConfig(), "defaults": minimal} {
+		written := want.Environ()
+		got, err := ConfigFromEnv(env(written))
+		if err != nil {
+			t.Fatalf("%s: %v reading back %v", name, err, written)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: read back %+v\nfrom %v\nwant %+v", name, got, written, want)
+		}
+		if again := got.Environ(); !maps.Equal(again, written) {
+			t.Errorf("%s: written again %v, want %v", name, again, written)
+		}
+	}
+	// A rule list that is empty or unset is no rule, and is written as [].
+	cfg, err := ConfigFromEnv(env(map[string]string{EnvDestinationBucket: "dst", EnvSourceBucket: "src", EnvQueueURL: "q", EnvDeadLetterQueueURL: "dlq", EnvIncludePrefixes: "[]"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written := cfg.Environ(); cfg.Rules.IncludePrefixes != nil || cfg.Rules.ExcludeSuffixes != nil || written[EnvIncludePrefixes] != "[]" || written[EnvExcludeSuffixes] != "[]" {
+		t.Errorf("no rules read as %+v, written as %v %v", cfg.Rules, written[EnvIncludePrefixes], written[EnvExcludeSuffixes])
+	}
+}
+
+// Every variable the function reads is one Environ writes, and Environ
+// writes nothing the function does not read: the stack and the harness,
+// which both write the environment with Environ, cannot leave one out.
+func TestEnvironWritesEveryVariableConfigFromEnvReads(t *testing.T) {
+	written := fullConfig().Environ()
+	read := map[string]bool{}
+	if _, err := ConfigFromEnv(func(name string) string { read[name] = true; return written[name] }); err != nil {
+		t.Fatal(err)
+	}
+	for name := range read {
+		if _, ok := written[name]; !ok {
+			t.Errorf("ConfigFromEnv reads %s, which Environ does not write", name)
+		}
+	}
+	for name := range written {
+		if !read[name] {
+			t.Errorf("Environ writes %s, which ConfigFromEnv does not read", name)
+		}
+	}
+	if len(read) != reflect.TypeOf(Config{}).NumField()+1 { // KeyRules is two variables
+		t.Errorf("ConfigFromEnv reads %d variables for %d fields of Config", len(read), reflect.TypeOf(Config{}).NumField())
 	}
 }
 
@@ -103,8 +174,8 @@ func TestWiringFromEnvironmentCopiesThroughStandIns(t *testing.T) {
 		"AWS_ENDPOINT_URL_S3": s3Server.Endpoint, "AWS_ENDPOINT_URL_SQS": sqsServer.Endpoint,
 		"AWS_ACCESS_KEY_ID": s3Server.AccessKeyID, "AWS_SECRET_ACCESS_KEY": s3Server.SecretAccessKey,
 		"AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-		"DESTINATION_BUCKET": w.dst, "SOURCE_BUCKET": w.src, "SOURCE_ENDPOINT": gcsServer.URL,
-		"QUEUE_URL": w.queueURL, "DEAD_LETTER_QUEUE_URL": w.dlqURL, "PART_SIZE_MIB": "5",
+		EnvDestinationBucket: w.dst, EnvSourceBucket: w.src, EnvSourceEndpoint: gcsServer.URL,
+		EnvQueueURL: w.queueURL, EnvDeadLetterQueueURL: w.dlqURL, EnvPartSizeMiB: "5",
 	}
 	for k, v := range vars {
 		t.Setenv(k, v)
@@ -141,8 +212,8 @@ func TestWiringFromEnvironmentCopiesThroughStandIns(t *testing.T) {
 // small copies would then open and close connections all the time.
 func TestHTTPClientsKeepAConnectionPerConcurrentRequest(t *testing.T) {
 	cfg, err := ConfigFromEnv(env(map[string]string{
-		"DESTINATION_BUCKET": "dst", "SOURCE_BUCKET": "src", "QUEUE_URL": "q", "DEAD_LETTER_QUEUE_URL": "dlq",
-		"PART_CONCURRENCY": "16", "BATCH_CONCURRENCY": "16",
+		EnvDestinationBucket: "dst", EnvSourceBucket: "src", EnvQueueURL: "q", EnvDeadLetterQueueURL: "dlq",
+		EnvPartConcurrency: "16", EnvBatchConcurrency: "16",
 	}))
 	if err != nil {
 		t.Fatal(err)

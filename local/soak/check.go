@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 	"github.com/backtoorigin/backtoorigin/local/harness"
 	"github.com/backtoorigin/backtoorigin/local/proxy"
 )
@@ -193,7 +194,7 @@ func (c *checker) deadLetters(ctx context.Context) error {
 				r.statsMu.Lock()
 				last, n := r.lastError[key], r.receives[key]
 				r.statsMu.Unlock()
-				reason = fmt.Sprintf("moved by the redrive policy after %d receives (maxReceiveCount %d); last error: %s", n, harness.MaxReceiveCount, last)
+				reason = fmt.Sprintf("moved by the redrive policy after %d receives (maxReceiveCount %d); last error: %s", n, contract.MaxReceiveCount, last)
 			}
 			if _, seen := parked[key]; !seen {
 				parked[key] = reason

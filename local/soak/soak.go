@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
 	"github.com/backtoorigin/backtoorigin/local/harness"
 	"github.com/backtoorigin/backtoorigin/local/lambdart"
@@ -148,7 +150,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		FunctionTimeout:   cfg.FunctionTimeout,
 		VisibilityTimeout: cfg.FunctionTimeout + 5*time.Second,
 		Instances:         2,
-		TransferEnv:       []string{fmt.Sprintf("PART_SIZE_MIB=%d", cfg.PartSizeMiB)},
+		TransferEnv:       []string{fmt.Sprintf("%s=%d", transferlambda.EnvPartSizeMiB, cfg.PartSizeMiB)},
 		Faults:            true,
 		GCSOnDisk:         true,
 		LoseAck:           r.loseAck,
@@ -174,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Faults and viewers stop early enough for a message that failed on
 	// the last fault to be received MaxReceiveCount times and reach the
 	// dead-letter queue before the deadline.
-	settleTime := time.Duration(harness.MaxReceiveCount)*(cfg.FunctionTimeout+5*time.Second) + 20*time.Second
+	settleTime := time.Duration(contract.MaxReceiveCount)*(cfg.FunctionTimeout+5*time.Second) + 20*time.Second
 	faultEnd := deadline.Add(-settleTime)
 	if min := start.Add(cfg.Duration * 3 / 10); faultEnd.Before(min) {
 		faultEnd = min

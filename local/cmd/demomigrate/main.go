@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 	"github.com/backtoorigin/backtoorigin/local/consumer"
 	"github.com/backtoorigin/backtoorigin/local/harness"
 )
@@ -42,7 +43,7 @@ func run(objects int) error {
 	started := time.Now()
 	var copied int
 	h, err := harness.Start(ctx, harness.Options{
-		Instances: 2, TransferEnv: []string{"BATCH_CONCURRENCY=8"},
+		Instances: 2, TransferEnv: []string{transferlambda.EnvBatchConcurrency + "=8"},
 		OnDelivery: func(d consumer.Delivery) { copied += len(d.Records) - len(d.Failed) },
 	})
 	if err != nil {
