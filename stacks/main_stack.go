@@ -9,6 +9,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
 // GCSBucketNamePattern accepts GCS bucket names: 3-63 characters of a-z 0-9 - _ . that start
@@ -124,8 +125,9 @@ func NewMainStack(scope constructs.Construct, id string, props *MainStackProps) 
 	output("SourceRegion", cfg.SourceRegion, "SigV4 region of signed source reads (auto for GCS)")
 	// The key rules, as the transfer function reads them: a backfill does not queue, and verify
 	// does not count missing, a key the deployment never copies.
-	output("IncludePrefixes", *jsonString(cfg.IncludePrefixes), "Key rules: only keys under one of these prefixes are copied (JSON; [] = every key)")
-	output("ExcludeSuffixes", *jsonString(cfg.ExcludeSuffixes), "Key rules: keys ending in one of these are never copied (JSON)")
+	rules := transferlambda.Config{Rules: transferlambda.KeyRules{IncludePrefixes: cfg.IncludePrefixes, ExcludeSuffixes: cfg.ExcludeSuffixes}}.Environ()
+	output("IncludePrefixes", rules[transferlambda.EnvIncludePrefixes], "Key rules: only keys under one of these prefixes are copied (JSON; [] = every key)")
+	output("ExcludeSuffixes", rules[transferlambda.EnvExcludeSuffixes], "Key rules: keys ending in one of these are never copied (JSON)")
 
 	// CDK's own helper functions (the weak import's SDK call, bucket auto-delete) use managed
 	// policies and runtimes chosen by CDK.

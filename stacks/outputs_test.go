@@ -1,9 +1,12 @@
 package stacks_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
 )
 
 // The backtoorigin command reads the key rules from the stack's outputs, so
@@ -13,19 +16,19 @@ func TestTheOutputsCarryTheTransferFunctionsKeyRules(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		context          map[string]string
-		include, exclude string
+		include, exclude []string
 	}{
-		{"rules", map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`}, `["img/","video/"]`, `[".tmp"]`},
-		{"none", map[string]string{}, `[]`, `[]`},
+		{"rules", map[string]string{"includePrefixes": "img/,video/", "excludeSuffixes": `[".tmp"]`}, []string{"img/", "video/"}, []string{".tmp"}},
+		{"none", map[string]string{}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, tc.context)
-			env := transferFunction(t, s.mainJSON)["Environment"].(map[string]any)["Variables"].(map[string]any)
-			for name, want := range map[string]string{"IncludePrefixes": tc.include, "ExcludeSuffixes": tc.exclude} {
-				s.main.HasOutput(jsii.String(name), map[string]any{"Value": want})
+			cfg, env := transferEnvironment(t, s.mainJSON)
+			if !slices.Equal(cfg.Rules.IncludePrefixes, tc.include) || !slices.Equal(cfg.Rules.ExcludeSuffixes, tc.exclude) {
+				t.Fatalf("the function reads rules %+v, want %v and %v", cfg.Rules, tc.include, tc.exclude)
 			}
-			if env["INCLUDE_PREFIXES"] != tc.include || env["EXCLUDE_SUFFIXES"] != tc.exclude {
-				t.Errorf("environment %v %v, want %s %s", env["INCLUDE_PREFIXES"], env["EXCLUDE_SUFFIXES"], tc.include, tc.exclude)
+			for output, variable := range map[string]string{"IncludePrefixes": transferlambda.EnvIncludePrefixes, "ExcludeSuffixes": transferlambda.EnvExcludeSuffixes} {
+				s.main.HasOutput(jsii.String(output), map[string]any{"Value": env[variable]})
 			}
 		})
 	}
