@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 )
 
 // DashboardProps configure the migration dashboard.
@@ -26,9 +28,8 @@ type Dashboard struct {
 	Dashboard awscloudwatch.Dashboard
 }
 
-// metricsNamespace is transfer.MetricsNamespace (this package imports no
-// Lambda code): the transfer function's and the edge handler's metrics.
-const metricsNamespace = "BackToOrigin"
+// metricsNamespace: the transfer function's and the edge handler's metrics.
+const metricsNamespace = contract.MetricsNamespace
 
 func NewDashboard(scope constructs.Construct, id string, props *DashboardProps) *Dashboard {
 	this := constructs.NewConstruct(scope, &id)

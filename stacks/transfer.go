@@ -243,7 +243,7 @@ func newTransferAlarms(scope constructs.Construct, dlq awssqs.Queue, alarmEmail 
 	forbidden = awscloudwatch.NewAlarm(scope, jsii.String("SourceForbiddenAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("GCS denied many transfer reads (403): the bucket is private and the function has no or wrong credentials (sourceHmacSecret), or many served objects were deleted"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:  jsii.String("BackToOrigin"),
+			Namespace:  jsii.String(contract.MetricsNamespace),
 			MetricName: jsii.String("SourceForbidden"),
 			Period:     awscdk.Duration_Minutes(jsii.Number(5)),
 			Statistic:  jsii.String("Sum"),

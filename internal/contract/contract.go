@@ -38,8 +38,8 @@ const (
 const FunctionMemoryMiB = 1024
 
 // Copy defaults: what the stack deploys and what the engine and the Lambda
-// fall back to when a setting is left out. Memory held by one copy is about
-// PartSizeMiB x PartConcurrency.
+// fall back to when a setting is left out. Parts stream from the source to
+// S3, so memory grows with neither.
 const (
 	// PartSizeMiB is the multipart part size.
 	PartSizeMiB = 16
@@ -52,6 +52,12 @@ const (
 	// once: all of them, so a batch takes as long as its longest copy.
 	BatchConcurrency = BatchSize
 )
+
+// MetricsNamespace is the CloudWatch namespace of every metric the system
+// emits: the transfer function's per-object line, the edge function's
+// OriginFetches line (lambda/edge/index.mjs, held to this by a test), the
+// stack's alarms and dashboard, and the status command's queries.
+const MetricsNamespace = "BackToOrigin"
 
 // MaxReceiveCount is how many times the transfer queue delivers a message
 // that fails (without making progress) before it moves to the dead-letter

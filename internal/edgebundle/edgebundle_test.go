@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 	"github.com/backtoorigin/backtoorigin/internal/sourceendpoint"
 )
 
@@ -53,6 +54,24 @@ func TestWriteFailsWithoutHandler(t *testing.T) {
 	err := Write(t.TempDir(), t.TempDir(), Settings{}, "a test")
 	if err == nil || !strings.Contains(err.Error(), "edge handler") {
 		t.Errorf("error = %v, want one naming the missing edge handler", err)
+	}
+}
+
+// The edge handler's OriginFetches metric line is a string in JavaScript; its
+// namespace must be the one the dashboard and the status command read.
+func TestTheEdgeMetricLineUsesTheContractNamespace(t *testing.T) {
+	handler, err := os.ReadFile(filepath.Join("..", "..", "lambda", "edge", "index.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces := regexp.MustCompile(`"Namespace":"([^"]*)"`).FindAllSubmatch(handler, -1)
+	if len(namespaces) == 0 {
+		t.Fatal("index.mjs: no \"Namespace\":\"...\" in the metric line")
+	}
+	for _, m := range namespaces {
+		if string(m[1]) != contract.MetricsNamespace {
+			t.Errorf("index.mjs: namespace %q, want %q (internal/contract)", m[1], contract.MetricsNamespace)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/backtoorigin/backtoorigin/internal/transferlambda"
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 )
 
 // MetricsAPI is the part of the CloudWatch client status uses.
@@ -126,8 +126,8 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 		}}
 	}
 	hour, err := metricValues(ctx, opts.Metrics, now.Add(-time.Hour), now, []cwtypes.MetricDataQuery{
-		stat("objects", transferlambda.MetricsNamespace, "ObjectsCopied", time.Hour, "Sum"),
-		stat("bytes", transferlambda.MetricsNamespace, "BytesCopied", time.Hour, "Sum"),
+		stat("objects", contract.MetricsNamespace, "ObjectsCopied", time.Hour, "Sum"),
+		stat("bytes", contract.MetricsNamespace, "BytesCopied", time.Hour, "Sum"),
 		stat("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", 5*time.Minute, "Maximum",
 			cwtypes.Dimension{Name: aws.String("QueueName"), Value: aws.String(path.Base(opts.QueueURL))}),
 	})
@@ -135,11 +135,11 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 		return st, err
 	}
 	day := []cwtypes.MetricDataQuery{
-		stat("objects", transferlambda.MetricsNamespace, "ObjectsCopied", 24*time.Hour, "Sum"),
-		stat("bytes", transferlambda.MetricsNamespace, "BytesCopied", 24*time.Hour, "Sum"),
+		stat("objects", contract.MetricsNamespace, "ObjectsCopied", 24*time.Hour, "Sum"),
+		stat("bytes", contract.MetricsNamespace, "BytesCopied", 24*time.Hour, "Sum"),
 	}
 	for i, name := range outcomeMetrics {
-		day = append(day, stat("outcome"+strconv.Itoa(i), transferlambda.MetricsNamespace, name, 24*time.Hour, "Sum"))
+		day = append(day, stat("outcome"+strconv.Itoa(i), contract.MetricsNamespace, name, 24*time.Hour, "Sum"))
 	}
 	dayValues, err := metricValues(ctx, opts.Metrics, now.Add(-24*time.Hour), now, day)
 	if err != nil {
@@ -174,7 +174,7 @@ func readFetches(ctx context.Context, regions map[string]MetricsAPI, now time.Ti
 			var qs []cwtypes.MetricDataQuery
 			for _, origin := range []string{"S3", "GCS"} {
 				qs = append(qs, cwtypes.MetricDataQuery{Id: aws.String(strings.ToLower(origin)), MetricStat: &cwtypes.MetricStat{
-					Metric: &cwtypes.Metric{Namespace: aws.String(transferlambda.MetricsNamespace), MetricName: aws.String("OriginFetches"),
+					Metric: &cwtypes.Metric{Namespace: aws.String(contract.MetricsNamespace), MetricName: aws.String("OriginFetches"),
 						Dimensions: []cwtypes.Dimension{{Name: aws.String("Origin"), Value: aws.String(origin)}}},
 					Period: aws.Int32(86400), Stat: aws.String("Sum"),
 				}})

@@ -43,7 +43,7 @@ const (
 	// DefaultAdoptAfter is the function timeout (the longest a copy takes
 	// from reading the source to creating its upload) and a minute for
 	// the difference between the source's clock and S3's.
-	DefaultAdoptAfter = DefaultMaxPartDuration + DefaultStopMargin + time.Minute
+	DefaultAdoptAfter = contract.FunctionTimeout + time.Minute
 )
 
 // Config configures an Engine. S3, Bucket and Source are required.

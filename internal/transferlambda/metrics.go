@@ -6,11 +6,12 @@ import (
 	"math"
 	"time"
 
+	"github.com/backtoorigin/backtoorigin/internal/contract"
 	"github.com/backtoorigin/backtoorigin/internal/transfer"
 )
 
 // MetricsNamespace is the CloudWatch namespace of the function's metrics.
-const MetricsNamespace = "BackToOrigin"
+const MetricsNamespace = contract.MetricsNamespace
 
 // Outcomes of the messages the handler settles itself, without a copy;
 // every other object line carries the engine's transfer.Outcome.
