@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"testing"
@@ -82,8 +81,7 @@ func TestListingCommandsSetASoftMemoryLimitUnlessGOMEMLIMITIsSet(t *testing.T) {
 		}
 		return debug.SetMemoryLimit(-1)
 	}
-	t.Setenv("GOMEMLIMIT", "") // restored at the end
-	os.Unsetenv("GOMEMLIMIT")
+	t.Setenv("GOMEMLIMIT", "")
 	if got, want := verify("--ranges", "4"), listingMemoryLimit(4, migrate.DefaultPageSize); got != want {
 		t.Fatalf("verify set the memory limit to %d, want %d", got, want)
 	}
