@@ -106,7 +106,7 @@ soak: tools ## The whole flow under seeded faults for about 5 minutes; replay wi
 	go run ./local/cmd/soak $(SOAK_FLAGS)
 
 .PHONY: bench-list
-bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone check --one-way and the bare listings
+bench-list: tools ## backtoorigin verify (list + diff, 100,000 keys) vs rclone check --one-way and the bare listings; its memory at 10k-1M synthetic keys
 	@command -v rclone >/dev/null || { apt-get update -qq && apt-get install -y -qq rclone; } || { echo "the benchmark needs rclone 1.60 (Debian): apt-get install -y rclone"; exit 1; }
 	env -u AWS_CA_BUNDLE go run ./bench/listdiff $(BENCH_LIST_FLAGS)
 

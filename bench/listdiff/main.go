@@ -9,7 +9,12 @@
 // stand in for a listing benchmark. The destination holds a realistic
 // mix: 10% of the source's keys missing, 5% stale (another size), 1% extra.
 //
+// Then the memory-at-scale table: verify alone against a synthetic listing
+// server with the same mix, at sizes no stand-in is populated to
+// (-synthetic-keys; -keys 0 runs only that table).
+//
 //	go run ./bench/listdiff -keys 100000
+//	go run ./bench/listdiff -keys 0 -synthetic-keys 1000000,10000000
 package main
 
 import (
@@ -47,8 +52,18 @@ func main() {
 	runs := flag.Int("runs", 3, "rounds, each running every contender once (order rotating); the table shows medians")
 	rclone := flag.String("rclone", "rclone", "rclone binary")
 	subset := flag.String("subset", "0,1", "prefixes of the smaller case (each holds 1/16 of the keys)")
+	syntheticKeys := flag.String("synthetic-keys", "10000,100000,1000000", "sizes of the memory-at-scale table, verify against the synthetic listing server (empty: skip it)")
+	limits := flag.String("synthetic-gomemlimit", "", "also run each synthetic size with these GOMEMLIMIT values, comma-separated (off: no limit)")
 	flag.Parse()
-	if err := run(context.Background(), *keys, *runs, *rclone, strings.Split(*subset, ",")); err != nil {
+	sizes, err := parseSizes(*syntheticKeys)
+	if err != nil {
+		log.Fatalf("listdiff: %v", err)
+	}
+	var limitList []string
+	if *limits != "" {
+		limitList = strings.Split(*limits, ",")
+	}
+	if err := run(context.Background(), *keys, *runs, *rclone, strings.Split(*subset, ","), sizes, limitList); err != nil {
 		log.Fatalf("listdiff: %v", err)
 	}
 }
@@ -60,12 +75,51 @@ func size(i int) int { return 100 + i%900 }
 
 type expect struct{ source, missing, stale, extra int }
 
-func run(ctx context.Context, n, runs int, rclone string, subset []string) error {
+func run(ctx context.Context, n, runs int, rclone string, subset []string, syntheticSizes []int, limits []string) error {
 	tmp, err := os.MkdirTemp("", "listdiff-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	bins, err := build(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := compare(ctx, tmp, bins, n, runs, rclone, subset); err != nil {
+			return err
+		}
+	}
+	if len(syntheticSizes) > 0 {
+		if n > 0 {
+			fmt.Println()
+		}
+		return synthetic(ctx, bins, syntheticSizes, limits)
+	}
+	return nil
+}
+
+// build builds the contenders into dir.
+func build(ctx context.Context, dir string) (map[string]string, error) {
+	root, err := standin.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"backtoorigin": "./cmd/backtoorigin", "listceiling": "./bench/listceiling", "peakrss": "./bench/peakrss"} {
+		bins[name] = filepath.Join(dir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v: %s", pkg, err, out)
+		}
+	}
+	return bins, nil
+}
+
+// compare is the versitygw table: n keys populated, verify beside rclone
+// and the ceiling.
+func compare(ctx context.Context, tmp string, bins map[string]string, n, runs int, rclone string, subset []string) error {
 	dataDir := filepath.Join(tmp, "s3")
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		return err
@@ -87,19 +141,6 @@ func run(ctx context.Context, n, runs int, rclone string, subset []string) error
 	}
 	log.Printf("populated %d source keys and the destination in %.0f s", n, time.Since(start).Seconds())
 
-	root, err := standin.ModuleRoot()
-	if err != nil {
-		return err
-	}
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"backtoorigin": "./cmd/backtoorigin", "listceiling": "./bench/listceiling", "peakrss": "./bench/peakrss"} {
-		bins[name] = filepath.Join(tmp, name)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v: %s", pkg, err, out)
-		}
-	}
 	none := filepath.Join(tmp, "none")
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "XDG_CACHE_HOME=" + tmp,
@@ -167,8 +208,11 @@ func populate(ctx context.Context, c *s3.Client, n int, subset []string) (full, 
 }
 
 type sample struct {
-	seconds float64
-	rssMiB  float64
+	seconds    float64
+	rssMiB     float64
+	cpuSeconds float64
+	liveMiB    float64 // from GODEBUG=gctrace=1, when the child ran with it
+	gcs        int
 }
 
 func measure(ctx context.Context, bins map[string]string, env []string, rclone string, prefixes []string, want expect, runs int) error {
@@ -271,5 +315,6 @@ func runOne(ctx context.Context, peakrss string, env, args []string, check func(
 	if err := json.Unmarshal(raw, &u); err != nil {
 		return sample{}, err
 	}
-	return sample{seconds: seconds, rssMiB: float64(u.MaxRSSKiB) / 1024}, nil
+	live, gcs := liveHeap(errOut.String())
+	return sample{seconds: seconds, rssMiB: float64(u.MaxRSSKiB) / 1024, cpuSeconds: u.CPUSeconds, liveMiB: live, gcs: gcs}, nil
 }

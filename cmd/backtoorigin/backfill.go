@@ -86,6 +86,7 @@ func backfill(ctx context.Context, t *target, ps prefixes, o backfillFlags, stdo
 	if err != nil {
 		return err
 	}
+	limitListingMemory(t.ranges, t.pageSize)
 	identity := t.sourceEndpoint + "/" + t.sourceBucket + " -> s3://" + t.bucket
 	opts := migrate.BackfillOptions{
 		Prefixes: ps, Ranges: t.ranges, DryRun: o.dryRun, Refresh: o.refresh,

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -112,6 +113,14 @@ func (t *target) resolve(ctx context.Context, need ...string) (*clients, error) 
 	if t.sourceRegion == "" {
 		t.sourceRegion = sourceendpoint.DefaultRegion
 	}
+	// Every range lists both sides at once, so keep a connection per range
+	// open on each: with the default transports' idle limits (2 per host
+	// in net/http, 10 in the SDK) the other ranges' pages each opened a
+	// connection of their own, a TCP and a TLS handshake per page.
+	idle := max(t.ranges, migrate.DefaultRanges)
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		cfg.HTTPClient = bc.WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, idle) })
+	}
 	c := &clients{
 		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			// Stand-ins and most S3-compatible servers have no per-bucket DNS.
@@ -129,7 +138,9 @@ func (t *target) resolve(ctx context.Context, need ...string) (*clients, error) 
 		sourceCreds = credentials.NewStaticCredentialsProvider(id, secret, "")
 	}
 	c.source = &transfer.Source{Endpoint: t.sourceEndpoint, Bucket: t.sourceBucket, Credentials: sourceCreds, Region: t.sourceRegion, HTTP: transfer.NewSourceHTTPClient()}
-	c.lister = &migrate.XMLLister{Endpoint: t.sourceEndpoint, Bucket: t.sourceBucket, Credentials: sourceCreds, Region: t.sourceRegion, HTTP: &http.Client{}}
+	listing := http.DefaultTransport.(*http.Transport).Clone()
+	listing.MaxIdleConnsPerHost = idle
+	c.lister = &migrate.XMLLister{Endpoint: t.sourceEndpoint, Bucket: t.sourceBucket, Credentials: sourceCreds, Region: t.sourceRegion, HTTP: &http.Client{Transport: listing}}
 	return c, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -119,6 +120,9 @@ type result struct {
 
 func cli(t *testing.T, args ...string) result {
 	t.Helper()
+	// verify and backfill set the process's memory limit for a listing
+	// alone; the test process holds the stand-ins too.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)
 	return result{code, out.String(), errOut.String()}

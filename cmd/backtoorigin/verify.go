@@ -41,6 +41,7 @@ func verify(ctx context.Context, t *target, ps prefixes, deep bool, reportPath s
 	if err != nil {
 		return err
 	}
+	limitListingMemory(t.ranges, t.pageSize)
 	opts := migrate.VerifyOptions{Prefixes: ps, Ranges: t.ranges, Deep: deep}
 	if reportPath != "" {
 		f, err := os.Create(reportPath)

@@ -84,7 +84,11 @@ var ErrOutOfOrder = errors.New("listing is not in ascending key order")
 const DefaultPageSize = 1000
 
 // List yields r's keys from l in ascending order. Pages are fetched one
-// ahead in a goroutine, so listing overlaps with whatever consumes it.
+// ahead in a goroutine, so listing overlaps with whatever consumes it; the
+// page handed over is unbuffered, so a range holds at most two pages (the
+// one being consumed and the next, fetched or being fetched): a buffer
+// would add a third page per side and range, a third more memory, and no
+// speed, since the listing either keeps up or does not.
 func List(ctx context.Context, l Lister, r Range, pageSize int) iter.Seq2[Object, error] {
 	if pageSize <= 0 {
 		pageSize = DefaultPageSize
@@ -96,7 +100,7 @@ func List(ctx context.Context, l Lister, r Range, pageSize int) iter.Seq2[Object
 			objs []Object
 			err  error
 		}
-		pages := make(chan page, 1)
+		pages := make(chan page)
 		go func() {
 			defer close(pages)
 			token := ""
