@@ -103,7 +103,7 @@ func (p memoryPeak) String() string {
 
 const memoryTableHeader = "| keys | seconds | keys/s | max live heap MiB | max heap MiB | max heap goal MiB | max runtime total MiB | peak RSS MiB | GCs |\n|---|---|---|---|---|---|---|---|---|"
 
-// procStatusKiB reads one "VmXxx:  N kB" line of /proc/self/status (0
+// procStatusKiB reads one field of /proc/self/status given in kB, such as "VmHWM:  N kB" (0
 // where there is none).
 func procStatusKiB(field string) uint64 {
 	f, err := os.Open("/proc/self/status")
