@@ -8,40 +8,26 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/backtoorigin/backtoorigin/local/proxy"
 )
 
 // requestCounter counts requests by kind as they reach a stand-in.
 type requestCounter struct {
-	mu   sync.Mutex
-	n    map[string]int
+	proxy.Counts
 	kind func(*http.Request) string
 }
 
 func newRequestCounter(kind func(*http.Request) string) *requestCounter {
-	return &requestCounter{n: map[string]int{}, kind: kind}
+	return &requestCounter{kind: kind}
 }
 
 // wrap counts every request before h serves it.
 func (c *requestCounter) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := c.kind(r)
-		c.mu.Lock()
-		c.n[k]++
-		c.mu.Unlock()
+		c.Add(c.kind(r))
 		h.ServeHTTP(w, r)
 	})
-}
-
-// take returns the counts so far and starts again from zero.
-func (c *requestCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.n
-	c.n = map[string]int{}
-	return out
 }
 
 // newCountingProxy relays to upstream and counts. The Host header is kept,
@@ -72,19 +58,10 @@ func gcsKind(r *http.Request) string {
 	return "GCS " + r.Method
 }
 
-// s3Kind names a request to the S3 stand-in by its S3 operation: the names
-// the harness's fault proxy counts by (proxy.S3Kind), with the bucket-level
-// GETs told apart, since rclone lists objects and the engine lists uploads.
-func s3Kind(r *http.Request) string {
-	kind := proxy.S3Kind(r)
-	if kind == "GET bucket" {
-		kind = "ListObjects"
-		if r.URL.Query().Has("uploads") {
-			kind = "ListMultipartUploads"
-		}
-	}
-	return "S3 " + kind
-}
+// s3Kind names a request to the S3 stand-in by its S3 operation, with the
+// bucket-level GETs told apart, since rclone lists objects and the engine
+// lists uploads.
+func s3Kind(r *http.Request) string { return "S3 " + proxy.S3Operation(r) }
 
 // perObject renders counts divided by the object count, largest first.
 func perObject(counts map[string]int, objects int) (total float64, detail string) {

@@ -269,14 +269,14 @@ func (s *smallEnv) measure(ctx context.Context, contender string) (smallRun, err
 	case "ceiling":
 		spec = s.smallCeilingSpec()
 	}
-	s.gcsCount.take()
-	s.s3Count.take()
+	s.gcsCount.Take()
+	s.s3Count.Take()
 	g, err := runGroup(ctx, s.helpers["peakrss"], []childSpec{spec}, s.minio.Pid())
 	if err != nil {
 		return smallRun{}, err
 	}
-	requests := s.gcsCount.take()
-	for k, v := range s.s3Count.take() {
+	requests := s.gcsCount.Take()
+	for k, v := range s.s3Count.Take() {
 		requests[k] = v
 	}
 	c := g.Children[0]

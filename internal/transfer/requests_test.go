@@ -5,71 +5,26 @@ import (
 	"maps"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/backtoorigin/backtoorigin/internal/standin"
+	"github.com/backtoorigin/backtoorigin/local/proxy"
 )
 
-// requestKinds counts requests by kind as the proxies in front of the
-// stand-ins see them.
-type requestKinds struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *requestKinds) add(kind string) {
-	c.mu.Lock()
-	c.n[kind]++
-	c.mu.Unlock()
-}
-
-func (c *requestKinds) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.n
-	c.n = map[string]int{}
-	return out
-}
-
-func s3Kind(r *http.Request) string {
-	q := r.URL.Query()
-	switch {
-	case r.Method == http.MethodHead:
-		return "HeadObject"
-	case r.Method == http.MethodGet && q.Has("uploads"):
-		return "ListMultipartUploads"
-	case r.Method == http.MethodGet && q.Has("uploadId"):
-		return "ListParts"
-	case r.Method == http.MethodPut && q.Has("partNumber"):
-		return "UploadPart"
-	case r.Method == http.MethodPut:
-		return "PutObject"
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		return "CreateMultipartUpload"
-	case r.Method == http.MethodPost && q.Has("uploadId"):
-		return "CompleteMultipartUpload"
-	case r.Method == http.MethodDelete:
-		return "AbortMultipartUpload"
-	}
-	return r.Method + " " + r.URL.RawQuery
-}
-
-func countRequests(e *env) (source, dest *requestKinds) {
-	source, dest = &requestKinds{n: map[string]int{}}, &requestKinds{n: map[string]int{}}
+// countRequests counts requests by kind as the proxies in front of the
+// stand-ins see them: the source by method (GET range apart), the
+// destination by S3 operation.
+func countRequests(e *env) (source, dest *proxy.Counts) {
+	source, dest = &proxy.Counts{}, &proxy.Counts{}
 	e.proxy.OnRequest(func(_ int, r *http.Request) standin.Fault {
-		kind := r.Method
-		if r.Header.Get("Range") != "" {
-			kind += " ranged"
-		}
-		source.add(kind)
+		source.Add(proxy.SourceKind(r))
 		return standin.Fault{}
 	})
 	e.onS3Request(func(r *http.Request) standin.Fault {
-		dest.add(s3Kind(r))
+		dest.Add(proxy.S3Operation(r))
 		return standin.Fault{}
 	})
 	return source, dest
@@ -97,8 +52,8 @@ func TestRequestsPerCopy(t *testing.T) {
 	source, dest := countRequests(e)
 
 	e.mustCopy(eng, "req/small.txt", OutcomeCopied)
-	assertRequests(t, "small object, source", source.take(), map[string]int{"GET": 1})
-	assertRequests(t, "small object, destination", dest.take(), map[string]int{"PutObject": 1})
+	assertRequests(t, "small object, source", source.Take(), map[string]int{"GET": 1})
+	assertRequests(t, "small object, destination", dest.Take(), map[string]int{"PutObject": 1})
 	got, head := e.object("req/small.txt")
 	assertSameBytes(t, got, small)
 	if aws.ToString(head.ContentType) != "text/plain" || head.Metadata["owner"] != "web" || head.Metadata[SourceGenerationMetadataKey] != gen {
@@ -106,8 +61,8 @@ func TestRequestsPerCopy(t *testing.T) {
 	}
 
 	res := e.mustCopy(eng, "req/large.bin", OutcomeCopied)
-	assertRequests(t, "large object, source", source.take(), map[string]int{"GET": 1, "GET ranged": 3, "HEAD": 1})
-	assertRequests(t, "large object, destination", dest.take(), map[string]int{
+	assertRequests(t, "large object, source", source.Take(), map[string]int{"GET": 1, "GET range": 3, "HEAD": 1})
+	assertRequests(t, "large object, destination", dest.Take(), map[string]int{
 		"HeadObject": 1, "ListMultipartUploads": 1, "CreateMultipartUpload": 1, "UploadPart": 3, "CompleteMultipartUpload": 1,
 	})
 	if res.Parts != 3 {
@@ -135,12 +90,12 @@ func TestExistingKeysCostNoUpload(t *testing.T) {
 	source, dest := countRequests(e)
 
 	e.mustCopy(eng, "there/small.txt", OutcomeSkipped)
-	assertRequests(t, "small object, source", source.take(), map[string]int{"GET": 1})
-	assertRequests(t, "small object, destination", dest.take(), map[string]int{"PutObject": 1, "HeadObject": 1})
+	assertRequests(t, "small object, source", source.Take(), map[string]int{"GET": 1})
+	assertRequests(t, "small object, destination", dest.Take(), map[string]int{"PutObject": 1, "HeadObject": 1})
 
 	e.mustCopy(eng, "there/large.bin", OutcomeSkipped)
-	assertRequests(t, "large object, source", source.take(), map[string]int{"GET": 1})
-	assertRequests(t, "large object, destination", dest.take(), map[string]int{"HeadObject": 1})
+	assertRequests(t, "large object, source", source.Take(), map[string]int{"GET": 1})
+	assertRequests(t, "large object, destination", dest.Take(), map[string]int{"HeadObject": 1})
 	for _, key := range []string{"there/small.txt", "there/large.bin"} {
 		got, _ := e.object(key)
 		assertSameBytes(t, got, []byte("already in s3"))

@@ -318,3 +318,47 @@ func SourceKind(r *http.Request) string {
 	}
 	return r.Method
 }
+
+// S3Operation is S3Kind with the bucket-level GETs told apart
+// (ListMultipartUploads, ListObjects), for counting requests by operation.
+// S3Kind's own names stay as they are: the soak's seeded fault draws are
+// keyed by them.
+func S3Operation(r *http.Request) string {
+	kind := S3Kind(r)
+	if kind == "GET bucket" {
+		kind = "ListObjects"
+		if r.URL.Query().Has("uploads") {
+			kind = "ListMultipartUploads"
+		}
+	}
+	return kind
+}
+
+// Counts counts requests by kind; it is safe for concurrent use, and its
+// zero value is ready.
+type Counts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Add counts one request of kind.
+func (c *Counts) Add(kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[kind]++
+}
+
+// Take returns the counts so far and starts again from zero.
+func (c *Counts) Take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	if out == nil {
+		out = map[string]int{}
+	}
+	c.n = nil
+	return out
+}

@@ -86,3 +86,25 @@ func TestS3Kind(t *testing.T) {
 		}
 	}
 }
+
+func TestS3OperationTellsTheBucketListingsApart(t *testing.T) {
+	for target, want := range map[string]string{
+		"/b?uploads&prefix=k":     "ListMultipartUploads",
+		"/b?list-type=2&prefix=k": "ListObjects",
+		"/b/k?uploadId=1":         "ListParts",
+		"/b/k":                    "GetObject",
+	} {
+		if got := S3Operation(httptest.NewRequest(http.MethodGet, target, nil)); got != want {
+			t.Errorf("GET %s: %q, want %q", target, got, want)
+		}
+	}
+	var c Counts
+	c.Add("PutObject")
+	c.Add("PutObject")
+	if got := c.Take(); got["PutObject"] != 2 || len(got) != 1 {
+		t.Errorf("counts %v, want PutObject 2", got)
+	}
+	if got := c.Take(); len(got) != 0 {
+		t.Errorf("after Take: %v, want none", got)
+	}
+}
